@@ -1,0 +1,124 @@
+"""Typed records that cross module lines; serialised to JSON only at the store's edge."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["AudioFingerprint", "NoiseProfile", "Segment", "Transcript", "Word"]
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float | None = None
+    end: float | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    confidence: float | None = None
+    words: tuple[Word, ...] = ()
+    speaker: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
+        if self.confidence is not None:
+            out["confidence"] = self.confidence
+        if self.words:
+            out["words"] = [asdict(w) for w in self.words]
+        if self.speaker is not None:
+            out["speaker"] = self.speaker
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Segment:
+        return cls(
+            start=float(d["start"]),
+            end=float(d["end"]),
+            text=str(d["text"]),
+            confidence=None if d.get("confidence") is None else float(d["confidence"]),
+            words=tuple(Word(**w) for w in d.get("words", ())),
+            speaker=d.get("speaker"),
+        )
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """WhisperX-like result: the payload of the ASR and translation layers."""
+
+    language: str
+    segments: tuple[Segment, ...]
+    language_probs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments).strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "language_probs": dict(self.language_probs),
+            "segments": [s.to_dict() for s in self.segments],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Transcript:
+        return cls(
+            language=str(d.get("language", "")),
+            segments=tuple(Segment.from_dict(s) for s in d["segments"]),
+            language_probs={str(k): float(v) for k, v in d.get("language_probs", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class NoiseProfile:
+    snr_db: float
+    noise_floor_dbfs: float
+    background_noise_level: str  # low | medium | high
+
+
+@dataclass(frozen=True)
+class AudioFingerprint:
+    """Layer 1: what we know about a decoded audio stream, keyed by the SHA-256 of its samples."""
+
+    audio_hash: str
+    duration: float
+    sample_rate: int
+    channels: int
+    noise_profile: NoiseProfile
+    chromaprint: tuple[int, ...]
+    source_file: str
+    created_at: str
+    language_detected: str | None = None
+    language_probs: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        # Raw Chromaprint is ~8 uint32 a second: pack it rather than spell out 60k integers per film.
+        d["chromaprint"] = base64.b64encode(
+            struct.pack(f"<{len(self.chromaprint)}I", *self.chromaprint)
+        ).decode("ascii")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AudioFingerprint:
+        raw = base64.b64decode(d["chromaprint"])
+        return cls(
+            audio_hash=d["audio_hash"],
+            duration=float(d["duration"]),
+            sample_rate=int(d["sample_rate"]),
+            channels=int(d["channels"]),
+            noise_profile=NoiseProfile(**d["noise_profile"]),
+            chromaprint=struct.unpack(f"<{len(raw) // 4}I", raw),
+            source_file=d["source_file"],
+            created_at=d["created_at"],
+            language_detected=d.get("language_detected"),
+            language_probs={str(k): float(v) for k, v in d.get("language_probs", {}).items()},
+        )

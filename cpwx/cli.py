@@ -1,0 +1,218 @@
+"""``cpwx``: run subtitle jobs and see what the cache did for them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cache_store import IndexBusyError, PayloadError
+from engines.media import MediaError
+from engines.models import ModelNotFoundError
+from engines.translate import TranslationError
+
+from .job import WORKFLOWS, JobError, JobRequest, JobResult, NeedsCompute, Workflow, prepare
+from .job import set_progress_listener
+from .pipeline import JOB_LOGGERS, run_pipeline, run_stage
+from .settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    name="cpwx",
+    help="Subtitles for films, Hindi first, that get faster every time: a five-layer cache "
+    "(fingerprints, models, ASR, translations, glossary) on Prefect.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Subtitle films; every later job on the same media reuses the cache."""
+
+USER_ERRORS = (
+    ConfigError, JobError, MediaError, ModelNotFoundError, TranslationError, PayloadError,
+    IndexBusyError,
+)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]cpwx: error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _configure_logging(debug: bool) -> None:
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", ",".join(JOB_LOGGERS))
+    if not debug:
+        # Prefect still records every log line for the UI; the terminal shows progress instead.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    else:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Libraries print to fd 1 (C code too); keep stdout for the one JSON object."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(), console=err, transient=True,
+    )
+    bars: dict[str, Any] = {}
+
+    def listen(stage: str, percent: float) -> None:
+        if stage not in bars:
+            bars[stage] = progress.add_task(stage, total=100)
+        progress.update(bars[stage], completed=percent)
+
+    set_progress_listener(listen)
+    try:
+        with progress:
+            yield
+    finally:
+        set_progress_listener(None)
+
+
+def _prefect_api_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value() or None
+
+
+def _run_flow(request: JobRequest) -> dict[str, Any]:
+    from flows.subtitle_job import subtitle_job
+
+    result: dict[str, Any] = subtitle_job(
+        media=str(request.media), workflow=request.workflow,
+        source_language=request.source_language, target_language=request.target_language,
+        model=request.model, movie_id=request.movie_id,
+        out=str(request.out) if request.out else None, no_cache=request.no_cache,
+    )
+    return result
+
+
+def execute(request: JobRequest, settings: Settings) -> JobResult:
+    """Serve from the store when every stage hits; otherwise run the Prefect flow."""
+    from engines.media import probe
+
+    plan = prepare(request, settings)
+    server = os.environ.get("PREFECT_API_URL")
+    if settings.store_fast_path and not server and plan.store.enabled:
+        plan.cache_only = True
+        try:
+            return run_pipeline(plan, run_stage, orchestration="store-fast-path")
+        except NeedsCompute:
+            pass
+        finally:
+            plan.close()
+    probe(request.media)  # bad media fails here, before Prefect starts
+    api = _prefect_api_url()
+    result = JobResult.from_json(_run_flow(request))
+    return JobResult(**{
+        **result.__dict__, "orchestration": "prefect-server" if api else "prefect-ephemeral"
+    })
+
+
+def _summary(result: JobResult) -> None:
+    table = Table(title=f"cpwx {result.workflow}: {Path(result.media).name}", title_justify="left")
+    for col in ("stage", "cache", "seconds", "why"):
+        table.add_column(col)
+    colour = {"hit": "green", "miss": "yellow", "off": "dim"}
+    for name, rep in result.stages.items():
+        table.add_row(name, f"[{colour[rep.cache]}]{rep.cache}[/]", f"{rep.seconds:.2f}",
+                      rep.reason)
+    err.print(table)
+    for fmt, path in {**result.source_outputs, **result.outputs}.items():
+        err.print(f"  {fmt:<5} {path}", highlight=False)
+    saved = sum(s.saved_seconds for s in result.stages.values())
+    err.print(
+        f"done in [bold]{result.wall_seconds:.2f} s[/] via {result.orchestration}"
+        + (f", {saved:.1f} s of compute saved by the cache" if saved else ""),
+        highlight=False,
+    )
+
+
+@app.command()
+def run(
+    media: Annotated[Path, typer.Argument(help="Video or audio file (anything ffmpeg reads).")],
+    workflow: Annotated[
+        str, typer.Option(help=f"One of: {', '.join(WORKFLOWS)}.")
+    ] = "transcribe",
+    source_language: Annotated[
+        str | None, typer.Option(help="ISO 639-1 code of the dialogue (detected if omitted).")
+    ] = None,
+    target_language: Annotated[
+        str | None, typer.Option(help="ISO 639-1 code to translate into.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Whisper model from the catalog (default WHISPER_MODEL).")
+    ] = None,
+    movie_id: Annotated[str | None, typer.Option(help="Film id grouping jobs.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default out/<name>).")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Recompute everything; still store fresh results.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")] = False,
+) -> None:
+    """Subtitle one film: a first run computes, every later run reuses the cache."""
+    _configure_logging(debug)
+    if workflow not in WORKFLOWS:
+        raise _fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
+    wf: Workflow = workflow  # type: ignore[assignment]
+    try:
+        settings = load_settings()
+        request = JobRequest(
+            media=media.expanduser().absolute(), workflow=wf, source_language=source_language,
+            target_language=target_language, model=model, movie_id=movie_id,
+            out=out.expanduser().absolute() if out else None, no_cache=no_cache,
+        )
+        with _stdout_to_stderr(), _progress(not as_json and not debug):
+            result = execute(request, settings)
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    except Exception as exc:
+        if debug:
+            raise
+        raise _fail(f"{type(exc).__name__}: {exc} (run with --debug for details)") from None
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        _summary(result)
+
+
+def main() -> None:
+    app()

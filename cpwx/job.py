@@ -1,0 +1,282 @@
+"""A subtitle job: its request, the plan checked before any work starts, and its result."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cache_store import CacheKey, CacheManager, Layer, Lookup, Outcome, SourceStat, Transcript
+from engines import media
+from engines.asr import AsrSettings, is_multilingual
+from engines.models import ResolvedModel, resolve_model
+from engines.translate import FLORES_CODES, TranslationSettings
+
+from .settings import Settings
+
+__all__ = [
+    "WORKFLOWS",
+    "JobError",
+    "JobPlan",
+    "JobRequest",
+    "JobResult",
+    "NeedsCompute",
+    "StageReport",
+    "prepare",
+    "set_progress_listener",
+]
+
+Workflow = Literal["transcribe", "translate", "subtitle"]
+WORKFLOWS: tuple[Workflow, ...] = ("transcribe", "translate", "subtitle")
+CacheState = Literal["hit", "miss", "off"]
+
+
+class JobError(Exception):
+    """A request that cannot run; the message is one line meant for the user."""
+
+
+class NeedsCompute(Exception):  # noqa: N818 - a signal, not an error
+    """Raised in cache-only mode by the first stage that would have to compute."""
+
+
+ProgressListener = Callable[[str, float], None]
+_progress: list[ProgressListener] = []
+
+
+def set_progress_listener(listener: ProgressListener | None) -> None:
+    """The CLI's progress bar listens here when the job runs in its process."""
+    _progress.clear()
+    if listener is not None:
+        _progress.append(listener)
+
+
+def report_progress(stage: str, percent: float) -> None:
+    for listener in _progress:
+        listener(stage, percent)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    media: Path
+    workflow: Workflow = "transcribe"
+    source_language: str | None = None
+    target_language: str | None = None
+    model: str | None = None
+    movie_id: str | None = None
+    out: Path | None = None
+    no_cache: bool = False
+
+
+@dataclass(frozen=True)
+class StageReport:
+    cache: CacheState
+    seconds: float
+    reason: str = ""
+    saved_seconds: float = 0.0
+
+    @classmethod
+    def skipped(cls, started: float, reason: str) -> StageReport:
+        """A stage whose work was not needed because everything downstream is cached."""
+        return cls("hit", round(time.perf_counter() - started, 3), reason)
+
+    @classmethod
+    def of(cls, lookup: Lookup, started: float) -> StageReport:
+        cache: CacheState = (
+            "hit" if lookup.hit else "off" if lookup.outcome is Outcome.BYPASSED else "miss"
+        )
+        return cls(cache, round(time.perf_counter() - started, 3), lookup.reason,
+                   lookup.saved_seconds)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    media: str
+    workflow: str
+    audio_hash: str
+    source_language: str
+    target_language: str | None
+    model: str
+    outputs: dict[str, str]
+    source_outputs: dict[str, str]
+    stages: dict[str, StageReport]
+    wall_seconds: float
+    orchestration: str = "prefect"
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["saved_seconds"] = round(sum(s.saved_seconds for s in self.stages.values()), 1)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> JobResult:
+        fields = {k: v for k, v in d.items() if k != "saved_seconds"}
+        fields["stages"] = {k: StageReport(**v) for k, v in d["stages"].items()}
+        return cls(**fields)
+
+
+def _check_language(code: str | None, known: set[str], what: str) -> None:
+    if code is not None and code not in known:
+        raise JobError(
+            f"unknown {what} language code {code!r}: use an ISO 639-1 code such as hi, en, ta"
+        )
+
+
+@dataclass
+class JobPlan:
+    """Everything a job needs, resolved and validated before any stage runs."""
+
+    request: JobRequest
+    settings: Settings
+    store: CacheManager
+    asr: AsrSettings
+    translation_model: ResolvedModel | None
+    out_dir: Path
+    source_stat: SourceStat
+    cache_only: bool = False
+    started: float = field(default_factory=time.perf_counter)
+    _workdir: Path | None = None
+    _wav: Path | None = None
+
+    @property
+    def media(self) -> Path:
+        return self.request.media
+
+    @property
+    def translates(self) -> bool:
+        return self.request.workflow != "transcribe"
+
+    def layer_enabled(self, layer: str) -> bool:
+        s = self.settings
+        return {
+            Layer.FINGERPRINTS: s.cache_audio_fingerprints,
+            Layer.ASR: s.cache_asr_results,
+            Layer.TRANSLATIONS: s.cache_translations,
+        }[layer]
+
+    def lookup(self, key: CacheKey) -> Lookup:
+        if not self.layer_enabled(key.layer):
+            return Lookup(key, Outcome.BYPASSED, reason=f"CACHE_{key.layer.upper()} is off")
+        return self.store.get(key)
+
+    def would_hit(self, key: CacheKey) -> bool:
+        return self.layer_enabled(key.layer) and self.store.contains(key)
+
+    def known_audio_hash(self) -> str | None:
+        """Stat fast path: the audio hash recorded for this exact file, reading none of it."""
+        return self.store.audio_hash_for(self.source_stat)
+
+    def must_compute(self, stage: str) -> None:
+        if self.cache_only:
+            raise NeedsCompute(stage)
+
+    def asr_key(self, audio_hash: str) -> CacheKey:
+        return CacheManager.asr_key(audio_hash, self.asr.key_parts())
+
+    def translation_settings(self, source_language: str) -> TranslationSettings:
+        assert self.translation_model is not None and self.request.target_language
+        s = self.settings
+        return TranslationSettings(
+            model=self.translation_model, source_language=source_language,
+            target_language=self.request.target_language, batch_size=s.translation_batch_size,
+            max_length=s.translation_max_length, num_beams=s.translation_num_beams,
+            device=self.asr.device,
+        )
+
+    def translation_key(self, asr_key: CacheKey, source_language: str) -> CacheKey:
+        return CacheKey.build(
+            Layer.TRANSLATIONS, audio_hash=asr_key.audio_hash, asr_key=asr_key.digest,
+            **self.translation_settings(source_language).key_parts(),
+        )
+
+    def decoded_audio(self) -> Path:
+        """Decode once per job, on first need, into a temp dir removed by ``close``."""
+        if self._wav is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="cpwx-"))
+            self._wav = media.demux(self.media, self._workdir / "audio.wav")
+        return self._wav
+
+    def close(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = self._wav = None
+
+    def stem(self, language: str) -> str:
+        return f"{self.media.stem}.{language}"
+
+    def result(
+        self, audio_hash: str, transcript: Transcript, outputs: dict[str, str],
+        source_outputs: dict[str, str], stages: dict[str, StageReport], orchestration: str,
+    ) -> JobResult:
+        return JobResult(
+            media=str(self.media), workflow=self.request.workflow, audio_hash=audio_hash,
+            source_language=transcript.language, target_language=self.request.target_language,
+            model=self.asr.model.name, outputs=outputs, source_outputs=source_outputs,
+            stages=stages, wall_seconds=round(time.perf_counter() - self.started, 3),
+            orchestration=orchestration,
+        )
+
+
+def prepare(request: JobRequest, settings: Settings) -> JobPlan:
+    """Validate the request and resolve models before anything is decoded or stored."""
+    from whisperx.utils import LANGUAGES  # a plain dict module: whisperx's heavy parts stay unloaded
+
+    if request.workflow not in WORKFLOWS:
+        raise JobError(f"unknown workflow {request.workflow!r}: use one of {', '.join(WORKFLOWS)}")
+    media.check_source(request.media)
+    _check_language(request.source_language, set(LANGUAGES), "source")
+    _check_language(request.target_language, set(LANGUAGES) | set(FLORES_CODES), "target")
+    translates = request.workflow != "transcribe"
+    if translates and not request.target_language:
+        raise JobError(f"workflow {request.workflow!r} needs --target-language")
+    if translates and not settings.translation_model:
+        raise JobError(
+            f"workflow {request.workflow!r} needs a translation model: set TRANSLATION_MODEL to "
+            f"a local transformers folder (Marian, M2M100, NLLB, IndicTrans2) or a name under "
+            f"{settings.cache_path / 'models' / 'translation'}"
+        )
+    store = CacheManager(
+        settings.cache_path, ttl_days=settings.cache_ttl_days,
+        enabled=settings.enable_caching and not request.no_cache,
+        bypass_reason="--no-cache" if request.no_cache else "ENABLE_CACHING=false",
+    )
+    model = resolve_model(
+        "whisperx", request.model or settings.whisper_model, settings.whisper_model_catalog,
+        store.models_dir, "WHISPER_MODEL_CATALOG",
+    )
+    language = request.source_language
+    if not is_multilingual(model.path):
+        if language not in (None, "en"):
+            raise JobError(
+                f"model {model.name!r} is English-only and cannot transcribe {language!r}: "
+                "choose a multilingual model with --model"
+            )
+        language = "en"
+
+    def optional(kind: str, path: Path | None) -> ResolvedModel | None:
+        return None if path is None else resolve_model(kind, str(path), {}, store.models_dir, kind)
+
+    device = settings.device
+    asr = AsrSettings(
+        model=model, language=language, device=device,
+        compute_type=settings.compute_type_for(device), batch_size=settings.whisper_batch_size,
+        beam_size=settings.whisper_beam_size, best_of=settings.whisper_best_of,
+        temperature=settings.whisper_temperature, vad_method=settings.whisper_vad_method,
+        vad_onset=settings.whisper_vad_onset, vad_offset=settings.whisper_vad_offset,
+        threads=settings.threads,
+        align_model=optional("alignment", settings.align_model_dir),
+        diarization_model=optional("pyannote", settings.diarization_model_dir),
+    )
+    translation_model = (
+        resolve_model(
+            "translation", settings.translation_model, {}, store.models_dir, "TRANSLATION_MODEL"
+        )
+        if translates and settings.translation_model else None
+    )
+    out_dir = (request.out or Path("out") / request.media.stem).expanduser()
+    return JobPlan(
+        request, settings, store, asr, translation_model, out_dir, SourceStat.of(request.media)
+    )

@@ -1,0 +1,94 @@
+"""One settings object, read once from ``config/.env.pipeline`` and the environment, passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+DEFAULT_ENV_FILE = Path("config/.env.pipeline")
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """The spec's variable names and defaults (``ENABLE_CACHING``, ``CACHE_TTL_DAYS``, ...)."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    # --- caching (spec: "Cache Settings") ---
+    enable_caching: bool = True
+    cache_dir: Path = Path("~/.cp-whisperx/cache")
+    cache_max_size_gb: float = Field(50.0, gt=0)
+    cache_audio_fingerprints: bool = True
+    cache_model_weights: bool = True
+    cache_asr_results: bool = True
+    cache_translations: bool = True
+    cache_ttl_days: int = Field(90, ge=1)
+    cache_log_hits: bool = True
+
+    # --- ASR ---
+    whisper_model: str = "tiny.en"
+    whisper_model_catalog: dict[str, Path] = Field(default_factory=dict)
+    whisper_device: Literal["auto", "cpu", "cuda"] = "auto"
+    whisper_compute_type: str = "auto"
+    whisper_batch_size: int = Field(8, ge=1)
+    whisper_beam_size: int = Field(5, ge=1)
+    whisper_best_of: int = Field(5, ge=1)
+    whisper_temperature: float = Field(0.0, ge=0.0, le=1.0)
+    whisper_vad_method: Literal["pyannote"] = "pyannote"
+    whisper_vad_onset: float = Field(0.5, gt=0, lt=1)
+    whisper_vad_offset: float = Field(0.363, gt=0, lt=1)
+    whisper_threads: int = Field(0, ge=0)
+    align_model_dir: Path | None = None
+    diarization_model_dir: Path | None = None
+
+    # --- translation ---
+    translation_model: str | None = None
+    translation_batch_size: int = Field(16, ge=1)
+    translation_max_length: int = Field(256, ge=8)
+    translation_num_beams: int = Field(4, ge=1)
+
+    # --- orchestration ---
+    store_fast_path: bool = True
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache_dir.expanduser()
+
+    @property
+    def device(self) -> str:
+        if self.whisper_device != "auto":
+            return self.whisper_device
+        import ctranslate2  # WhisperX's inference engine; answers without importing torch
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+    def compute_type_for(self, device: str) -> str:
+        if self.whisper_compute_type != "auto":
+            return self.whisper_compute_type
+        return "float16" if device == "cuda" else "int8"
+
+    @property
+    def threads(self) -> int:
+        return self.whisper_threads or os.cpu_count() or 1
+
+
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings; a bad value becomes one line naming the variable."""
+    path = env_file or Path(os.environ.get("CPWX_CONFIG", DEFAULT_ENV_FILE))
+    try:
+        return Settings(_env_file=path if path.exists() else None, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        raise ConfigError(
+            f"bad configuration value for {name}: {err['msg']} (got {err.get('input')!r})"
+        ) from exc

@@ -1,0 +1,185 @@
+"""WhisperX behind one narrow call: ``WhisperxEngine(settings).transcribe(wav) -> Transcript``."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from cache_store import Segment, Transcript, Word
+
+from .models import ResolvedModel
+
+__all__ = ["AsrSettings", "WhisperxEngine", "is_multilingual"]
+
+log = logging.getLogger("engines.asr")
+
+# WhisperX installs a stdout handler on first use unless its logger already has one, and
+# Lightning announces a checkpoint upgrade on every VAD load: route both into normal logging.
+logging.getLogger("whisperx").addHandler(logging.NullHandler())
+logging.getLogger("whisperx").setLevel(logging.WARNING)
+for _name in ("lightning.pytorch.utilities.migration.utils",
+              "pytorch_lightning.utilities.migration.utils"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+# Whisper's multilingual checkpoints have 51865+ tokens; the English-only ones 51864.
+_MULTILINGUAL_VOCAB = 51865
+
+
+def is_multilingual(model_dir: Path) -> bool:
+    vocab = model_dir / "vocabulary.txt"
+    if vocab.exists():
+        with open(vocab, "rb") as fh:
+            return sum(1 for _ in fh) >= _MULTILINGUAL_VOCAB
+    return not model_dir.name.endswith(".en")
+
+
+@dataclass(frozen=True)
+class AsrSettings:
+    """Everything that changes a transcript; ``key_parts`` is what the ASR cache key hashes."""
+
+    model: ResolvedModel
+    language: str | None
+    device: str
+    compute_type: str
+    batch_size: int
+    beam_size: int
+    best_of: int
+    temperature: float
+    vad_method: str
+    vad_onset: float
+    vad_offset: float
+    threads: int
+    align_model: ResolvedModel | None = None
+    diarization_model: ResolvedModel | None = None
+
+    def key_parts(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "model_version": self.model.version,
+            "language": self.language,
+            "compute_type": self.compute_type,
+            "batch_size": self.batch_size,
+            "beam_size": self.beam_size,
+            "best_of": self.best_of,
+            "temperature": self.temperature,
+            "vad_method": self.vad_method,
+            "vad_onset": self.vad_onset,
+            "vad_offset": self.vad_offset,
+            "align_model": self.align_model.version if self.align_model else None,
+            "diarization_model": (
+                self.diarization_model.version if self.diarization_model else None
+            ),
+        }
+
+
+@lru_cache(maxsize=2)
+def _pipeline(
+    model_dir: str, device: str, compute_type: str, language: str | None, threads: int,
+    asr_options: tuple[tuple[str, Any], ...], vad_options: tuple[tuple[str, Any], ...],
+    vad_method: str,
+) -> Any:
+    """One loaded model per process and configuration: a worker never reloads it per file."""
+    import whisperx
+
+    return whisperx.load_model(
+        model_dir, device=device, compute_type=compute_type, language=language,
+        asr_options=dict(asr_options), vad_options=dict(vad_options), vad_method=vad_method,
+        local_files_only=True, threads=threads,
+    )
+
+
+class WhisperxEngine:
+    def __init__(self, settings: AsrSettings) -> None:
+        self.settings = settings
+        self.multilingual = is_multilingual(settings.model.path)
+
+    def _load(self) -> Any:
+        s = self.settings
+        return _pipeline(
+            str(s.model.path), s.device, s.compute_type,
+            s.language if self.multilingual else "en", s.threads,
+            (("beam_size", s.beam_size), ("best_of", s.best_of),
+             ("temperatures", (s.temperature,))),
+            (("vad_onset", s.vad_onset), ("vad_offset", s.vad_offset)),
+            s.vad_method,
+        )
+
+    def _language(self, pipeline: Any, audio: Any) -> tuple[str, dict[str, float]]:
+        if not self.multilingual:
+            return "en", {"en": 1.0}
+        if self.settings.language:
+            return self.settings.language, {}
+        _lang, _prob, all_probs = pipeline.model.detect_language(audio=audio[: 30 * 16000])
+        probs = {code: round(float(p), 4) for code, p in all_probs[:5]}
+        return max(probs, key=probs.__getitem__), probs
+
+    def transcribe(
+        self, wav: Path, progress: Callable[[float], None] | None = None
+    ) -> Transcript:
+        import whisperx
+
+        pipeline = self._load()
+        audio = whisperx.load_audio(str(wav))
+        language, probs = self._language(pipeline, audio)
+        result = pipeline.transcribe(
+            audio, batch_size=self.settings.batch_size, language=language,
+            progress_callback=progress,
+        )
+        segments = result["segments"]
+        if self.settings.align_model is not None:
+            segments = self._align(segments, audio, language)
+        else:
+            log.info("alignment skipped: no local align model configured (ALIGN_MODEL_DIR)")
+        if self.settings.diarization_model is not None:
+            segments = self._diarize(segments, audio)
+        else:
+            log.info("diarization skipped: no local pipeline configured (DIARIZATION_MODEL_DIR)")
+        return Transcript(
+            language=language,
+            segments=tuple(_segment(s) for s in segments),
+            language_probs=probs,
+        )
+
+    def _align(self, segments: list[dict[str, Any]], audio: Any, language: str) -> Any:
+        import whisperx
+
+        assert self.settings.align_model is not None
+        model, metadata = whisperx.load_align_model(
+            language, self.settings.device, model_name=str(self.settings.align_model.path)
+        )
+        aligned = whisperx.align(segments, model, metadata, audio, self.settings.device)
+        return aligned["segments"]
+
+    def _diarize(self, segments: list[dict[str, Any]], audio: Any) -> Any:
+        import whisperx
+        from whisperx.diarize import DiarizationPipeline
+
+        assert self.settings.diarization_model is not None
+        diarizer = DiarizationPipeline(
+            model_name=str(self.settings.diarization_model.path), device=self.settings.device
+        )
+        turns = diarizer(audio)
+        return whisperx.assign_word_speakers(turns, {"segments": segments})["segments"]
+
+
+def _segment(raw: dict[str, Any]) -> Segment:
+    words = tuple(
+        Word(word=w["word"], start=w.get("start"), end=w.get("end"), score=w.get("score"))
+        for w in raw.get("words", ())
+    )
+    if "avg_logprob" in raw:
+        confidence: float | None = round(math.exp(raw["avg_logprob"]), 4)
+    elif words and all(w.score is not None for w in words):
+        confidence = round(sum(w.score or 0.0 for w in words) / len(words), 4)
+    else:
+        confidence = None
+    return Segment(
+        start=float(raw["start"]), end=float(raw["end"]), text=str(raw["text"]).strip(),
+        confidence=confidence, words=words, speaker=raw.get("speaker"),
+    )
+

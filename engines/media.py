@@ -1,0 +1,106 @@
+"""ffmpeg behind one narrow interface: probe a source, decode it to 16 kHz mono PCM WAV."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "check_source", "demux", "probe"]
+
+SAMPLE_RATE = 16000
+# A decode that yields less than this share of the container's claimed audio is truncated media.
+_MIN_DECODED_SHARE = 0.9
+
+
+class MediaError(Exception):
+    """The input is not usable media; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: Path
+    duration: float | None
+    audio_codec: str
+    has_video: bool
+
+
+def check_source(path: Path) -> Path:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a directory, not a media file")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: file is empty")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read ({exc.strerror})") from exc
+    return path
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise MediaError(f"{name} not found on PATH: run scripts/setup.sh (installs ffmpeg)")
+    return found
+
+
+def _last_line(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def probe(path: Path) -> MediaInfo:
+    check_source(path)
+    proc = subprocess.run(
+        [_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format",
+         "-show_streams", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise MediaError(f"{path}: not readable media ({_last_line(proc.stderr)})")
+    info = json.loads(proc.stdout or "{}")
+    streams = info.get("streams", [])
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    if not audio:
+        raise MediaError(f"{path}: no audio stream")
+    duration = info.get("format", {}).get("duration") or audio[0].get("duration")
+    return MediaInfo(
+        path=path,
+        duration=float(duration) if duration not in (None, "N/A") else None,
+        audio_codec=str(audio[0].get("codec_name", "unknown")),
+        has_video=any(s.get("codec_type") == "video" for s in streams),
+    )
+
+
+def demux(path: Path, wav_path: Path) -> Path:
+    """Decode the first audio stream of anything ffmpeg reads to 16 kHz mono s16 WAV."""
+    info = probe(path)
+    wav_path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(path), "-map", "0:a:0",
+         "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav",
+         str(wav_path)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        wav_path.unlink(missing_ok=True)
+        raise MediaError(f"{path}: cannot decode audio ({_last_line(proc.stderr)})")
+    with wave.open(str(wav_path), "rb") as w:
+        decoded = w.getnframes() / w.getframerate()
+    if decoded <= 0:
+        wav_path.unlink(missing_ok=True)
+        raise MediaError(f"{path}: audio stream decodes to nothing")
+    if info.duration and decoded < info.duration * _MIN_DECODED_SHARE - 1.0:
+        wav_path.unlink(missing_ok=True)
+        raise MediaError(
+            f"{path}: truncated media (decoded {decoded:.1f} s of a claimed {info.duration:.1f} s)"
+        )
+    return wav_path
