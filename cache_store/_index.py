@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["Index", "IndexBusyError", "IndexRow", "SCHEMA_VERSION"]
+__all__ = ["SCHEMA_VERSION", "Index", "IndexBusyError", "IndexRow"]
 
 SCHEMA_VERSION = 1
 
@@ -78,8 +78,9 @@ _COLUMNS = (
 
 
 def _row(values: tuple[Any, ...]) -> IndexRow:
-    *head, metadata = values
-    return IndexRow(*head, metadata=json.loads(metadata) if metadata else {})
+    fields = dict(zip(IndexRow.__dataclass_fields__, values, strict=True))
+    fields["metadata"] = json.loads(fields["metadata"]) if fields["metadata"] else {}
+    return IndexRow(**fields)
 
 
 class Index:
@@ -148,9 +149,18 @@ class Index:
             con.execute(
                 f"INSERT OR REPLACE INTO cache_index ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
-                    row.cache_key, row.cache_type, row.audio_hash, row.file_path, row.file_size,
-                    row.checksum, row.created_at, row.last_accessed, row.access_count,
-                    row.ttl_days, row.compute_seconds, json.dumps(row.metadata, sort_keys=True),
+                    row.cache_key,
+                    row.cache_type,
+                    row.audio_hash,
+                    row.file_path,
+                    row.file_size,
+                    row.checksum,
+                    row.created_at,
+                    row.last_accessed,
+                    row.access_count,
+                    row.ttl_days,
+                    row.compute_seconds,
+                    json.dumps(row.metadata, sort_keys=True),
                 ],
             )
 
@@ -181,7 +191,13 @@ class Index:
         return str(found[0]) if found else None
 
     def record_source(
-        self, device: int, inode: int, size: int, mtime_ns: int, path: str, audio_hash: str,
+        self,
+        device: int,
+        inode: int,
+        size: int,
+        mtime_ns: int,
+        path: str,
+        audio_hash: str,
         now: datetime,
     ) -> None:
         with self.connect() as con:

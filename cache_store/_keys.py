@@ -42,7 +42,7 @@ def _check(name: str, value: Any) -> Part:
         return round(value, 9)
     raise CacheKeyError(
         f"cache key part {name!r} has type {type(value).__name__}, which has no stable hash: "
-        "pass a str, int, float, bool or None (convert paths with str(), settings with their fields)"
+        "pass a str, int, float, bool or None (convert paths with str(), records to fields)"
     )
 
 

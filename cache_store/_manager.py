@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,7 +54,7 @@ class SourceStat:
 
     @classmethod
     def of(cls, path: Path) -> SourceStat:
-        st = os.stat(path)
+        st = path.stat()
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
@@ -142,10 +141,18 @@ class CacheManager:
         checksum, size = write_json_atomic(self.root / rel, document)
         self.index.upsert(
             IndexRow(
-                cache_key=key.digest, cache_type=key.layer, audio_hash=key.audio_hash,
-                file_path=rel, file_size=size, checksum=checksum, created_at=now,
-                last_accessed=now, access_count=1, ttl_days=self.ttl_days,
-                compute_seconds=compute_seconds, metadata={"key_parts": dict(key.parts)},
+                cache_key=key.digest,
+                cache_type=key.layer,
+                audio_hash=key.audio_hash,
+                file_path=rel,
+                file_size=size,
+                checksum=checksum,
+                created_at=now,
+                last_accessed=now,
+                access_count=1,
+                ttl_days=self.ttl_days,
+                compute_seconds=compute_seconds,
+                metadata={"key_parts": dict(key.parts)},
             )
         )
 
@@ -193,7 +200,9 @@ class CacheManager:
         return self.get(self.fingerprint_key(audio_hash)).data
 
     def set_fingerprint(self, fingerprint: AudioFingerprint, compute_seconds: float = 0.0) -> None:
-        self.put(self.fingerprint_key(fingerprint.audio_hash), fingerprint.to_dict(), compute_seconds)
+        self.put(
+            self.fingerprint_key(fingerprint.audio_hash), fingerprint.to_dict(), compute_seconds
+        )
 
     def get_asr_result(self, audio_hash: str, config: Mapping[str, Any]) -> dict[str, Any] | None:
         return self.get(self.asr_key(audio_hash, config)).data

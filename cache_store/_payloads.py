@@ -25,7 +25,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_json_atomic(path: Path, document: dict[str, Any]) -> tuple[str, int]:
-    """Write temp file, fsync, rename: readers see the old file or the whole new one, never a part."""
+    """Temp file, fsync, rename: readers see the old file or the whole new one, never a part."""
     data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -34,7 +34,7 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> tuple[str, int]:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -65,5 +65,5 @@ def quarantine(path: Path, quarantine_dir: Path, stamp: str) -> Path | None:
         return None
     target = quarantine_dir / path.parent.name / f"{path.name}.{stamp}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, target)
+    path.replace(target)
     return target

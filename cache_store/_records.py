@@ -101,7 +101,7 @@ class AudioFingerprint:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        # Raw Chromaprint is ~8 uint32 a second: pack it rather than spell out 60k integers per film.
+        # Raw Chromaprint is ~8 uint32 a second: pack it, not 60k JSON integers per film.
         d["chromaprint"] = base64.b64encode(
             struct.pack(f"<{len(self.chromaprint)}I", *self.chromaprint)
         ).decode("ascii")

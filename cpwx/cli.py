@@ -21,8 +21,15 @@ from engines.media import MediaError
 from engines.models import ModelNotFoundError
 from engines.translate import TranslationError
 
-from .job import WORKFLOWS, JobError, JobRequest, JobResult, NeedsCompute, Workflow, prepare
-from .job import set_progress_listener
+from .job import (
+    WORKFLOWS,
+    JobError,
+    JobRequest,
+    JobResult,
+    NeedsCompute,
+    prepare,
+    set_progress_listener,
+)
 from .pipeline import JOB_LOGGERS, run_pipeline, run_stage
 from .settings import ConfigError, Settings, load_settings
 
@@ -41,8 +48,14 @@ err = Console(stderr=True)
 def _root() -> None:
     """Subtitle films; every later job on the same media reuses the cache."""
 
+
 USER_ERRORS = (
-    ConfigError, JobError, MediaError, ModelNotFoundError, TranslationError, PayloadError,
+    ConfigError,
+    JobError,
+    MediaError,
+    ModelNotFoundError,
+    TranslationError,
+    PayloadError,
     IndexBusyError,
 )
 
@@ -59,8 +72,11 @@ def _configure_logging(debug: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     else:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        )
 
 
 @contextlib.contextmanager
@@ -84,8 +100,13 @@ def _progress(enabled: bool) -> Iterator[None]:
         yield
         return
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(), console=err, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     )
     bars: dict[str, Any] = {}
 
@@ -112,10 +133,14 @@ def _run_flow(request: JobRequest) -> dict[str, Any]:
     from flows.subtitle_job import subtitle_job
 
     result: dict[str, Any] = subtitle_job(
-        media=str(request.media), workflow=request.workflow,
-        source_language=request.source_language, target_language=request.target_language,
-        model=request.model, movie_id=request.movie_id,
-        out=str(request.out) if request.out else None, no_cache=request.no_cache,
+        media=str(request.media),
+        workflow=request.workflow,
+        source_language=request.source_language,
+        target_language=request.target_language,
+        model=request.model,
+        movie_id=request.movie_id,
+        out=str(request.out) if request.out else None,
+        no_cache=request.no_cache,
     )
     return result
 
@@ -137,9 +162,9 @@ def execute(request: JobRequest, settings: Settings) -> JobResult:
     probe(request.media)  # bad media fails here, before Prefect starts
     api = _prefect_api_url()
     result = JobResult.from_json(_run_flow(request))
-    return JobResult(**{
-        **result.__dict__, "orchestration": "prefect-server" if api else "prefect-ephemeral"
-    })
+    return JobResult(
+        **{**result.__dict__, "orchestration": "prefect-server" if api else "prefect-ephemeral"}
+    )
 
 
 def _summary(result: JobResult) -> None:
@@ -148,8 +173,9 @@ def _summary(result: JobResult) -> None:
         table.add_column(col)
     colour = {"hit": "green", "miss": "yellow", "off": "dim"}
     for name, rep in result.stages.items():
-        table.add_row(name, f"[{colour[rep.cache]}]{rep.cache}[/]", f"{rep.seconds:.2f}",
-                      rep.reason)
+        table.add_row(
+            name, f"[{colour[rep.cache]}]{rep.cache}[/]", f"{rep.seconds:.2f}", rep.reason
+        )
     err.print(table)
     for fmt, path in {**result.source_outputs, **result.outputs}.items():
         err.print(f"  {fmt:<5} {path}", highlight=False)
@@ -164,9 +190,7 @@ def _summary(result: JobResult) -> None:
 @app.command()
 def run(
     media: Annotated[Path, typer.Argument(help="Video or audio file (anything ffmpeg reads).")],
-    workflow: Annotated[
-        str, typer.Option(help=f"One of: {', '.join(WORKFLOWS)}.")
-    ] = "transcribe",
+    workflow: Annotated[str, typer.Option(help=f"One of: {', '.join(WORKFLOWS)}.")] = "transcribe",
     source_language: Annotated[
         str | None, typer.Option(help="ISO 639-1 code of the dialogue (detected if omitted).")
     ] = None,
@@ -190,13 +214,17 @@ def run(
     _configure_logging(debug)
     if workflow not in WORKFLOWS:
         raise _fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
-    wf: Workflow = workflow  # type: ignore[assignment]
     try:
         settings = load_settings()
         request = JobRequest(
-            media=media.expanduser().absolute(), workflow=wf, source_language=source_language,
-            target_language=target_language, model=model, movie_id=movie_id,
-            out=out.expanduser().absolute() if out else None, no_cache=no_cache,
+            media=media.expanduser().absolute(),
+            workflow=workflow,
+            source_language=source_language,
+            target_language=target_language,
+            model=model,
+            movie_id=movie_id,
+            out=out.expanduser().absolute() if out else None,
+            no_cache=no_cache,
         )
         with _stdout_to_stderr(), _progress(not as_json and not debug):
             result = execute(request, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -88,12 +89,14 @@ class StageReport:
         cache: CacheState = (
             "hit" if lookup.hit else "off" if lookup.outcome is Outcome.BYPASSED else "miss"
         )
-        return cls(cache, round(time.perf_counter() - started, 3), lookup.reason,
-                   lookup.saved_seconds)
+        return cls(
+            cache, round(time.perf_counter() - started, 3), lookup.reason, lookup.saved_seconds
+        )
 
 
 @dataclass(frozen=True)
 class JobResult:
+    job_id: str
     media: str
     workflow: str
     audio_hash: str
@@ -137,6 +140,7 @@ class JobPlan:
     out_dir: Path
     source_stat: SourceStat
     cache_only: bool = False
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
     _workdir: Path | None = None
     _wav: Path | None = None
@@ -180,15 +184,20 @@ class JobPlan:
         assert self.translation_model is not None and self.request.target_language
         s = self.settings
         return TranslationSettings(
-            model=self.translation_model, source_language=source_language,
-            target_language=self.request.target_language, batch_size=s.translation_batch_size,
-            max_length=s.translation_max_length, num_beams=s.translation_num_beams,
+            model=self.translation_model,
+            source_language=source_language,
+            target_language=self.request.target_language,
+            batch_size=s.translation_batch_size,
+            max_length=s.translation_max_length,
+            num_beams=s.translation_num_beams,
             device=self.asr.device,
         )
 
     def translation_key(self, asr_key: CacheKey, source_language: str) -> CacheKey:
         return CacheKey.build(
-            Layer.TRANSLATIONS, audio_hash=asr_key.audio_hash, asr_key=asr_key.digest,
+            Layer.TRANSLATIONS,
+            audio_hash=asr_key.audio_hash,
+            asr_key=asr_key.digest,
             **self.translation_settings(source_language).key_parts(),
         )
 
@@ -208,21 +217,35 @@ class JobPlan:
         return f"{self.media.stem}.{language}"
 
     def result(
-        self, audio_hash: str, transcript: Transcript, outputs: dict[str, str],
-        source_outputs: dict[str, str], stages: dict[str, StageReport], orchestration: str,
+        self,
+        audio_hash: str,
+        transcript: Transcript,
+        outputs: dict[str, str],
+        source_outputs: dict[str, str],
+        stages: dict[str, StageReport],
+        orchestration: str,
     ) -> JobResult:
         return JobResult(
-            media=str(self.media), workflow=self.request.workflow, audio_hash=audio_hash,
-            source_language=transcript.language, target_language=self.request.target_language,
-            model=self.asr.model.name, outputs=outputs, source_outputs=source_outputs,
-            stages=stages, wall_seconds=round(time.perf_counter() - self.started, 3),
+            job_id=self.job_id,
+            media=str(self.media),
+            workflow=self.request.workflow,
+            audio_hash=audio_hash,
+            source_language=transcript.language,
+            target_language=self.request.target_language,
+            model=self.asr.model.name,
+            outputs=outputs,
+            source_outputs=source_outputs,
+            stages=stages,
+            wall_seconds=round(time.perf_counter() - self.started, 3),
             orchestration=orchestration,
         )
 
 
 def prepare(request: JobRequest, settings: Settings) -> JobPlan:
     """Validate the request and resolve models before anything is decoded or stored."""
-    from whisperx.utils import LANGUAGES  # a plain dict module: whisperx's heavy parts stay unloaded
+    from whisperx.utils import (
+        LANGUAGES,
+    )  # a plain dict module: whisperx's heavy parts stay unloaded
 
     if request.workflow not in WORKFLOWS:
         raise JobError(f"unknown workflow {request.workflow!r}: use one of {', '.join(WORKFLOWS)}")
@@ -239,13 +262,17 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
             f"{settings.cache_path / 'models' / 'translation'}"
         )
     store = CacheManager(
-        settings.cache_path, ttl_days=settings.cache_ttl_days,
+        settings.cache_path,
+        ttl_days=settings.cache_ttl_days,
         enabled=settings.enable_caching and not request.no_cache,
         bypass_reason="--no-cache" if request.no_cache else "ENABLE_CACHING=false",
     )
     model = resolve_model(
-        "whisperx", request.model or settings.whisper_model, settings.whisper_model_catalog,
-        store.models_dir, "WHISPER_MODEL_CATALOG",
+        "whisperx",
+        request.model or settings.whisper_model,
+        settings.whisper_model_catalog,
+        store.models_dir,
+        "WHISPER_MODEL_CATALOG",
     )
     language = request.source_language
     if not is_multilingual(model.path):
@@ -261,11 +288,17 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
 
     device = settings.device
     asr = AsrSettings(
-        model=model, language=language, device=device,
-        compute_type=settings.compute_type_for(device), batch_size=settings.whisper_batch_size,
-        beam_size=settings.whisper_beam_size, best_of=settings.whisper_best_of,
-        temperature=settings.whisper_temperature, vad_method=settings.whisper_vad_method,
-        vad_onset=settings.whisper_vad_onset, vad_offset=settings.whisper_vad_offset,
+        model=model,
+        language=language,
+        device=device,
+        compute_type=settings.compute_type_for(device),
+        batch_size=settings.whisper_batch_size,
+        beam_size=settings.whisper_beam_size,
+        best_of=settings.whisper_best_of,
+        temperature=settings.whisper_temperature,
+        vad_method=settings.whisper_vad_method,
+        vad_onset=settings.whisper_vad_onset,
+        vad_offset=settings.whisper_vad_offset,
         threads=settings.threads,
         align_model=optional("alignment", settings.align_model_dir),
         diarization_model=optional("pyannote", settings.diarization_model_dir),
@@ -274,7 +307,8 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
         resolve_model(
             "translation", settings.translation_model, {}, store.models_dir, "TRANSLATION_MODEL"
         )
-        if translates and settings.translation_model else None
+        if translates and settings.translation_model
+        else None
     )
     out_dir = (request.out or Path("out") / request.media.stem).expanduser()
     return JobPlan(

@@ -1,4 +1,4 @@
-"""The job's stage order, written once and run two ways: as Prefect tasks, or straight from the store.
+"""The job's stage order, written once and run two ways: as Prefect tasks, or from the store.
 
 ``call(name, *args)`` runs one stage and returns ``(value, report)``. The subtitle-job flow passes
 a caller that runs each stage as its Prefect task; the CLI's fast path passes ``run_stage`` with a
@@ -16,7 +16,7 @@ from typing import Any
 from .job import JobPlan, JobResult, StageReport
 from .stages import asr, demux, fingerprint, subtitles, translation
 
-__all__ = ["STAGES", "JOB_LOGGERS", "run_pipeline", "run_stage"]
+__all__ = ["JOB_LOGGERS", "STAGES", "run_pipeline", "run_stage"]
 
 STAGES: dict[str, Callable[..., tuple[Any, StageReport | None]]] = {
     "demux": demux.run,
@@ -65,7 +65,10 @@ def run_pipeline(plan: JobPlan, call: Call, orchestration: str) -> JobResult:
         if report is not None:
             stages[name] = report
             log.info(
-                "stage %s: done in %.2f s (cache %s%s)", name, report.seconds, report.cache,
+                "stage %s: done in %.2f s (cache %s%s)",
+                name,
+                report.seconds,
+                report.cache,
                 f": {report.reason}" if report.reason else "",
             )
         return value
@@ -76,11 +79,17 @@ def run_pipeline(plan: JobPlan, call: Call, orchestration: str) -> JobResult:
         known = step("demux", plan)
         fp = step("fingerprint", plan, known)
         transcript = step("asr", plan, fp)
-        final = step("translation", plan, fp.audio_hash, transcript) if plan.translates else transcript
+        final = (
+            step("translation", plan, fp.audio_hash, transcript) if plan.translates else transcript
+        )
         outputs = step("subtitles", plan, transcript, final)
         result = plan.result(
-            fp.audio_hash, transcript, {**outputs.files, "log": str(log_path)},
-            outputs.source_files, stages, orchestration,
+            fp.audio_hash,
+            transcript,
+            {**outputs.files, "log": str(log_path)},
+            outputs.source_files,
+            stages,
+            orchestration,
         )
         log.info("job: done in %.2f s", result.wall_seconds)
     return result

@@ -22,8 +22,10 @@ log = logging.getLogger("engines.asr")
 # Lightning announces a checkpoint upgrade on every VAD load: route both into normal logging.
 logging.getLogger("whisperx").addHandler(logging.NullHandler())
 logging.getLogger("whisperx").setLevel(logging.WARNING)
-for _name in ("lightning.pytorch.utilities.migration.utils",
-              "pytorch_lightning.utilities.migration.utils"):
+for _name in (
+    "lightning.pytorch.utilities.migration.utils",
+    "pytorch_lightning.utilities.migration.utils",
+):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 # Whisper's multilingual checkpoints have 51865+ tokens; the English-only ones 51864.
@@ -79,17 +81,28 @@ class AsrSettings:
 
 @lru_cache(maxsize=2)
 def _pipeline(
-    model_dir: str, device: str, compute_type: str, language: str | None, threads: int,
-    asr_options: tuple[tuple[str, Any], ...], vad_options: tuple[tuple[str, Any], ...],
+    model_dir: str,
+    device: str,
+    compute_type: str,
+    language: str | None,
+    threads: int,
+    asr_options: tuple[tuple[str, Any], ...],
+    vad_options: tuple[tuple[str, Any], ...],
     vad_method: str,
 ) -> Any:
     """One loaded model per process and configuration: a worker never reloads it per file."""
     import whisperx
 
     return whisperx.load_model(
-        model_dir, device=device, compute_type=compute_type, language=language,
-        asr_options=dict(asr_options), vad_options=dict(vad_options), vad_method=vad_method,
-        local_files_only=True, threads=threads,
+        model_dir,
+        device=device,
+        compute_type=compute_type,
+        language=language,
+        asr_options=dict(asr_options),
+        vad_options=dict(vad_options),
+        vad_method=vad_method,
+        local_files_only=True,
+        threads=threads,
     )
 
 
@@ -101,10 +114,16 @@ class WhisperxEngine:
     def _load(self) -> Any:
         s = self.settings
         return _pipeline(
-            str(s.model.path), s.device, s.compute_type,
-            s.language if self.multilingual else "en", s.threads,
-            (("beam_size", s.beam_size), ("best_of", s.best_of),
-             ("temperatures", (s.temperature,))),
+            str(s.model.path),
+            s.device,
+            s.compute_type,
+            s.language if self.multilingual else "en",
+            s.threads,
+            (
+                ("beam_size", s.beam_size),
+                ("best_of", s.best_of),
+                ("temperatures", (s.temperature,)),
+            ),
             (("vad_onset", s.vad_onset), ("vad_offset", s.vad_offset)),
             s.vad_method,
         )
@@ -118,16 +137,16 @@ class WhisperxEngine:
         probs = {code: round(float(p), 4) for code, p in all_probs[:5]}
         return max(probs, key=probs.__getitem__), probs
 
-    def transcribe(
-        self, wav: Path, progress: Callable[[float], None] | None = None
-    ) -> Transcript:
+    def transcribe(self, wav: Path, progress: Callable[[float], None] | None = None) -> Transcript:
         import whisperx
 
         pipeline = self._load()
         audio = whisperx.load_audio(str(wav))
         language, probs = self._language(pipeline, audio)
         result = pipeline.transcribe(
-            audio, batch_size=self.settings.batch_size, language=language,
+            audio,
+            batch_size=self.settings.batch_size,
+            language=language,
             progress_callback=progress,
         )
         segments = result["segments"]
@@ -179,7 +198,10 @@ def _segment(raw: dict[str, Any]) -> Segment:
     else:
         confidence = None
     return Segment(
-        start=float(raw["start"]), end=float(raw["end"]), text=str(raw["text"]).strip(),
-        confidence=confidence, words=words, speaker=raw.get("speaker"),
+        start=float(raw["start"]),
+        end=float(raw["end"]),
+        text=str(raw["text"]).strip(),
+        confidence=confidence,
+        words=words,
+        speaker=raw.get("speaker"),
     )
-

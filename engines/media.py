@@ -60,9 +60,19 @@ def _last_line(stderr: str) -> str:
 def probe(path: Path) -> MediaInfo:
     check_source(path)
     proc = subprocess.run(
-        [_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format",
-         "-show_streams", str(path)],
-        capture_output=True, text=True, check=False,
+        [
+            _tool("ffprobe"),
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise MediaError(f"{path}: not readable media ({_last_line(proc.stderr)})")
@@ -71,7 +81,8 @@ def probe(path: Path) -> MediaInfo:
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     if not audio:
         raise MediaError(f"{path}: no audio stream")
-    duration = info.get("format", {}).get("duration") or audio[0].get("duration")
+    # The audio stream's own duration: a video track can outlast it by a frame or two.
+    duration = audio[0].get("duration") or info.get("format", {}).get("duration")
     return MediaInfo(
         path=path,
         duration=float(duration) if duration not in (None, "N/A") else None,
@@ -85,10 +96,30 @@ def demux(path: Path, wav_path: Path) -> Path:
     info = probe(path)
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(path), "-map", "0:a:0",
-         "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav",
-         str(wav_path)],
-        capture_output=True, text=True, check=False,
+        [
+            _tool("ffmpeg"),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "wav",
+            str(wav_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         wav_path.unlink(missing_ok=True)

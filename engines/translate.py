@@ -21,14 +21,42 @@ log = logging.getLogger("engines.translate")
 
 # ISO 639-1 to the FLORES-200 codes that NLLB and IndicTrans2 use.
 FLORES_CODES = {
-    "as": "asm_Beng", "bn": "ben_Beng", "en": "eng_Latn", "gu": "guj_Gujr", "hi": "hin_Deva",
-    "kn": "kan_Knda", "ml": "mal_Mlym", "mr": "mar_Deva", "ne": "npi_Deva", "or": "ory_Orya",
-    "pa": "pan_Guru", "sa": "san_Deva", "sd": "snd_Arab", "ta": "tam_Taml", "te": "tel_Telu",
-    "ur": "urd_Arab", "fr": "fra_Latn", "de": "deu_Latn", "es": "spa_Latn", "ar": "arb_Arab",
+    "as": "asm_Beng",
+    "bn": "ben_Beng",
+    "en": "eng_Latn",
+    "gu": "guj_Gujr",
+    "hi": "hin_Deva",
+    "kn": "kan_Knda",
+    "ml": "mal_Mlym",
+    "mr": "mar_Deva",
+    "ne": "npi_Deva",
+    "or": "ory_Orya",
+    "pa": "pan_Guru",
+    "sa": "san_Deva",
+    "sd": "snd_Arab",
+    "ta": "tam_Taml",
+    "te": "tel_Telu",
+    "ur": "urd_Arab",
+    "fr": "fra_Latn",
+    "de": "deu_Latn",
+    "es": "spa_Latn",
+    "ar": "arb_Arab",
 }
-_MBART_CODES = {"en": "en_XX", "hi": "hi_IN", "bn": "bn_IN", "gu": "gu_IN", "ta": "ta_IN",
-                "te": "te_IN", "mr": "mr_IN", "ml": "ml_IN", "ur": "ur_PK", "ne": "ne_NP",
-                "fr": "fr_XX", "de": "de_DE", "es": "es_XX"}
+_MBART_CODES = {
+    "en": "en_XX",
+    "hi": "hi_IN",
+    "bn": "bn_IN",
+    "gu": "gu_IN",
+    "ta": "ta_IN",
+    "te": "te_IN",
+    "mr": "mr_IN",
+    "ml": "ml_IN",
+    "ur": "ur_PK",
+    "ne": "ne_NP",
+    "fr": "fr_XX",
+    "de": "de_DE",
+    "es": "es_XX",
+}
 
 
 _Batch = Callable[[list[str]], list[str]]
@@ -71,7 +99,7 @@ def model_type(settings: TranslationSettings) -> str:
 def _load(path: str, device: str, remote_code: bool) -> tuple[Any, Any]:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(
+    tokenizer = AutoTokenizer.from_pretrained(  # type: ignore[no-untyped-call]
         path, local_files_only=True, trust_remote_code=remote_code
     )
     model = AutoModelForSeq2SeqLM.from_pretrained(
@@ -105,18 +133,21 @@ class Translator:
         if kind in ("m2m_100", "mbart"):
             nllb = "Nllb" in type(tokenizer).__name__
             codes = _MBART_CODES if kind == "mbart" else FLORES_CODES if nllb else None
-            src, tgt = (
+            pair = (
                 (codes.get(s.source_language), codes.get(s.target_language))
-                if codes is not None else (s.source_language, s.target_language)
+                if codes is not None
+                else (s.source_language, s.target_language)
             )
-            if src is None or tgt is None:
+            src_code, tgt_code = pair
+            if src_code is None or tgt_code is None:
                 raise TranslationError(
                     f"{s.model.name} has no code for {s.source_language}->{s.target_language}"
                 )
-            tokenizer.src_lang = src
+            tokenizer.src_lang = src_code
             bos = (
-                tokenizer.get_lang_id(tgt) if hasattr(tokenizer, "get_lang_id")
-                else tokenizer.convert_tokens_to_ids(tgt)
+                tokenizer.get_lang_id(tgt_code)
+                if hasattr(tokenizer, "get_lang_id")
+                else tokenizer.convert_tokens_to_ids(tgt_code)
             )
             return list, list, {"forced_bos_token_id": bos}
         return list, list, {}
@@ -134,7 +165,12 @@ class Translator:
         for start in range(0, len(texts), s.batch_size):
             batch = pre(list(texts[start : start + s.batch_size]))
             inputs = tokenizer(
-                batch, return_tensors="pt", padding=True, truncation=True, max_length=s.max_length
+                batch,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=s.max_length,
+                return_token_type_ids=False,
             ).to(s.device)
             with torch.inference_mode():
                 out = model.generate(

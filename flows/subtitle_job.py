@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from cpwx.job import JobRequest, Workflow, prepare
 from cpwx.pipeline import run_pipeline
 from cpwx.settings import load_settings
 from tasks import asr_task, demux_task, fingerprint_task, subtitles_task, translation_task
 
-TASKS = {
+TASKS: dict[str, Any] = {
     "demux": demux_task,
     "fingerprint": fingerprint_task,
     "asr": asr_task,
@@ -50,11 +51,17 @@ def subtitle_job(
         no_cache: Recompute every stage, ignoring cached results (fresh results are still stored).
     """
     request = JobRequest(
-        media=Path(media), workflow=workflow, source_language=source_language,
-        target_language=target_language, model=model, movie_id=movie_id,
-        out=Path(out) if out else None, no_cache=no_cache,
+        media=Path(media),
+        workflow=workflow,
+        source_language=source_language,
+        target_language=target_language,
+        model=model,
+        movie_id=movie_id,
+        out=Path(out) if out else None,
+        no_cache=no_cache,
     )
     plan = prepare(request, load_settings())
+    plan.job_id = str(flow_run.id)
     try:
         return run_pipeline(plan, _as_task, orchestration="prefect").to_json()
     finally:

@@ -16,4 +16,3 @@ def as_task_result(out: tuple[Any, StageReport | None]) -> Any:
     if report is not None and report.cache == "hit":
         return Completed(name="Cached", data=out, message=report.reason or "served from cache")
     return out
-

@@ -23,13 +23,16 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
         wav, progress=lambda percent: report_progress("asr", percent)
     )
     plan.store.set_asr_result(
-        fingerprint.audio_hash, plan.asr.key_parts(), transcript,
+        fingerprint.audio_hash,
+        plan.asr.key_parts(),
+        transcript,
         compute_seconds=time.perf_counter() - computing,
     )
     if fingerprint.language_detected is None:
         plan.store.set_fingerprint(
             dataclasses.replace(
-                fingerprint, language_detected=transcript.language,
+                fingerprint,
+                language_detected=transcript.language,
                 language_probs=transcript.language_probs,
             )
         )

@@ -23,8 +23,11 @@ def run(plan: JobPlan) -> tuple[str | None, StageReport]:
         )
     plan.must_compute("demux")
     plan.decoded_audio()
-    cache = "off" if not plan.store.enabled else "miss"
-    reason = "source not seen in this state (new file, or size/mtime changed)" if not known else (
-        "a downstream layer misses"
+    reason = (
+        "source not seen in this state (new file, or size/mtime changed)"
+        if not known
+        else "a downstream layer misses"
     )
-    return known, StageReport(cache, round(time.perf_counter() - started, 3), reason)
+    return known, StageReport(
+        "miss" if plan.store.enabled else "off", round(time.perf_counter() - started, 3), reason
+    )

@@ -20,6 +20,7 @@ def run(plan: JobPlan, transcript: Transcript, final: Transcript) -> tuple[Outpu
     files = write_all(final, plan.out_dir, plan.stem(final.language))
     source = (
         write_all(transcript, plan.out_dir, plan.stem(transcript.language))
-        if plan.request.workflow == "subtitle" else {}
+        if plan.request.workflow == "subtitle"
+        else {}
     )
     return Outputs(files, source), None

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import json
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cache_store import CacheManager, Outcome, SourceStat
+
+CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en", "beam_size": 5}
+RESULT = {"language": "en", "segments": [{"start": 0.0, "end": 1.5, "text": "hello"}]}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_spec_api_round_trip(tmp_path: Path) -> None:
+    cache = CacheManager(tmp_path)
+    assert cache.get_asr_result("a" * 64, CONFIG) is None
+    cache.set_asr_result("a" * 64, CONFIG, RESULT, compute_seconds=12.5)
+    assert cache.get_asr_result("a" * 64, CONFIG) == RESULT
+    lookup = cache.get(cache.asr_key("a" * 64, CONFIG))
+    assert lookup.hit and lookup.saved_seconds == 12.5
+    assert (tmp_path / "asr" / f"{lookup.key.digest}.json").is_file()
+    assert (tmp_path / "index.duckdb").is_file()
+
+
+def test_rejects_result_without_segments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="segments"):
+        CacheManager(tmp_path).set_asr_result("a", CONFIG, {"segments": [{"text": "x"}]})
+
+
+def test_miss_reason_names_changed_setting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = CacheManager(tmp_path)
+    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    lookup = cache.get(cache.asr_key("a" * 64, {**CONFIG, "beam_size": 1}))
+    assert lookup.outcome is Outcome.MISS
+    assert lookup.reason == "config changed: beam_size 5 -> 1"
+    assert "ASR cache MISS" in caplog.text
+    assert cache.get(cache.asr_key("b" * 64, CONFIG)).reason == "new content"
+
+
+def test_expired_after_ttl_with_injected_clock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    cache = CacheManager(tmp_path, ttl_days=90, clock=clock)
+    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    clock.now += timedelta(days=89)
+    assert cache.get_asr_result("a" * 64, CONFIG) == RESULT
+    clock.now += timedelta(days=2)
+    lookup = cache.get(cache.asr_key("a" * 64, CONFIG))
+    assert lookup.outcome is Outcome.EXPIRED
+    assert "ASR cache EXPIRED" in caplog.text
+    assert not any((tmp_path / "asr").iterdir())
+    assert cache.get(lookup.key).outcome is Outcome.MISS
+
+
+def test_corrupted_payload_is_quarantined_never_served(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = CacheManager(tmp_path)
+    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    key = cache.asr_key("a" * 64, CONFIG)
+    payload = tmp_path / "asr" / f"{key.digest}.json"
+    doc = json.loads(payload.read_text())
+    doc["data"]["segments"][0]["text"] = "tampered"
+    payload.write_text(json.dumps(doc))
+    lookup = cache.get(key)
+    assert lookup.outcome is Outcome.CORRUPTED and lookup.data is None
+    assert "checksum mismatch" in lookup.reason
+    assert "CORRUPTED" in caplog.text
+    assert not payload.exists()
+    assert len(list((tmp_path / "quarantine" / "asr").iterdir())) == 1
+    assert cache.get(key).outcome is Outcome.MISS
+
+
+def test_missing_payload_is_a_miss(tmp_path: Path) -> None:
+    cache = CacheManager(tmp_path)
+    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    key = cache.asr_key("a" * 64, CONFIG)
+    (tmp_path / "asr" / f"{key.digest}.json").unlink()
+    assert cache.get(key).outcome is Outcome.CORRUPTED
+
+
+def test_disabled_cache_bypasses_reads_but_keeps_writing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    CacheManager(tmp_path).set_asr_result("a" * 64, CONFIG, RESULT)
+    off = CacheManager(tmp_path, enabled=False, bypass_reason="--no-cache")
+    lookup = off.get(off.asr_key("a" * 64, CONFIG))
+    assert lookup.outcome is Outcome.BYPASSED
+    assert "BYPASSED" in caplog.text and "--no-cache" in caplog.text
+    off.set_asr_result("b" * 64, CONFIG, RESULT)
+    assert CacheManager(tmp_path).get_asr_result("b" * 64, CONFIG) == RESULT
+
+
+def test_stat_fast_path_invalidated_by_any_change(tmp_path: Path) -> None:
+    cache = CacheManager(tmp_path / "cache")
+    media = tmp_path / "film.mp4"
+    media.write_bytes(b"x" * 100)
+    cache.record_source(media, SourceStat.of(media), "h" * 64)
+    assert cache.audio_hash_for(SourceStat.of(media)) == "h" * 64
+    stat = media.stat()
+    import os
+
+    os.utime(media, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert cache.audio_hash_for(SourceStat.of(media)) is None
+    cache.record_source(media, SourceStat.of(media), "h" * 64)
+    with open(media, "ab") as fh:
+        fh.write(b"y")
+    assert cache.audio_hash_for(SourceStat.of(media)) is None
+
+
+def _writer(cache_dir: str, prefix: str, count: int) -> None:
+    cache = CacheManager(cache_dir)
+    for i in range(count):
+        cache.set_asr_result(f"{prefix}{i:060d}", CONFIG, RESULT)
+
+
+def test_two_processes_write_one_cache_dir(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), p, 60)) for p in ("aaaa", "bbbb")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    cache = CacheManager(tmp_path)
+    assert len(cache.index.keys()) == 120
+    for prefix in ("aaaa", "bbbb"):
+        for i in range(60):
+            assert cache.get_asr_result(f"{prefix}{i:060d}", CONFIG) == RESULT

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+
+from engines.media import MediaError, demux, probe
+
+
+def test_demux_video_to_16k_mono_wav(speech_mp4: Path, tmp_path: Path) -> None:
+    info = probe(speech_mp4)
+    assert info.has_video and info.audio_codec == "aac"
+    wav = demux(speech_mp4, tmp_path / "a.wav")
+    with wave.open(str(wav)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+        assert abs(w.getnframes() / 16000 - info.duration) < 0.5  # type: ignore[operator]
+
+
+def test_demux_audio_only(tmp_path: Path) -> None:
+    src = tmp_path / "tone.flac"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=2:r=44100",
+            "-ac",
+            "2",
+            str(src),
+        ],
+        check=True,
+    )
+    with wave.open(str(demux(src, tmp_path / "t.wav"))) as w:
+        assert w.getnchannels() == 1 and abs(w.getnframes() - 32000) < 400
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p, "no such file"),
+        (lambda p: (p.mkdir(), p)[1], "is a directory"),
+        (lambda p: (p.write_bytes(b""), p)[1], "file is empty"),
+        (lambda p: (p.write_text("just some text\n" * 20), p)[1], "not readable media"),
+    ],
+)
+def test_bad_sources_get_one_line_errors(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = make(tmp_path / "bad.mp4")
+    with pytest.raises(MediaError, match=message) as exc:
+        demux(path, tmp_path / "out.wav")
+    assert "\n" not in str(exc.value)
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_truncated_mp4_is_refused(speech_mp4: Path, tmp_path: Path) -> None:
+    # A faststart MP4 keeps its index up front, so cutting it leaves a file that still probes.
+    faststart = tmp_path / "fs.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(speech_mp4),
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            str(faststart),
+        ],
+        check=True,
+    )
+    data = faststart.read_bytes()
+    for cut in (len(data) // 3, len(data) // 2):
+        bad = tmp_path / f"cut{cut}.mp4"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(MediaError, match="truncated|cannot decode|not readable"):
+            demux(bad, tmp_path / "out.wav")
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_video_without_audio(tmp_path: Path) -> None:
+    src = tmp_path / "silent.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=s=64x64:d=1",
+            "-c:v",
+            "libx264",
+            str(src),
+        ],
+        check=True,
+    )
+    with pytest.raises(MediaError, match="no audio stream"):
+        demux(src, tmp_path / "out.wav")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cache_store import Segment, Transcript
+from engines.subtitles import format_timestamp, to_srt, to_vtt, write_all
+
+T = Transcript(
+    language="en",
+    segments=(
+        Segment(0.0, 1.25, "Hello there."),
+        Segment(3661.5, 3663.0, "A much longer line that has to be wrapped onto two lines here."),
+    ),
+)
+
+
+def test_timestamps() -> None:
+    assert format_timestamp(3661.5, ",") == "01:01:01,500"
+    assert format_timestamp(0.0004, ".") == "00:00:00.000"
+
+
+def test_srt_and_vtt() -> None:
+    srt = to_srt(T)
+    assert srt.startswith("1\n00:00:00,000 --> 00:00:01,250\nHello there.\n\n2\n01:01:01,500")
+    assert all(len(line) <= 42 for line in srt.splitlines())
+    vtt = to_vtt(T)
+    assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.250\nHello there.")
+
+
+def test_write_all(tmp_path: Path) -> None:
+    files = write_all(T, tmp_path, "film.en")
+    assert set(files) == {"srt", "vtt", "json"}
+    assert Transcript.from_dict(json.loads(Path(files["json"]).read_text())) == T

@@ -1,0 +1,133 @@
+"""Test helpers: real media made with espeak-ng and ffmpeg, and a tiny local translation model."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+
+REPO = Path(__file__).resolve().parents[1]
+CPWX = str(Path(sys.executable).with_name("cpwx"))
+
+SPOKEN = (
+    "The film begins in a small village near the river. Every morning the children walk "
+    "to school along the dusty road. Their teacher tells them stories about the old king and "
+    "his clever minister. One day a stranger arrives with a box full of letters. Nobody knows "
+    "where he came from or why he has come."
+)
+
+
+def speak(text: str, out: Path, *, video: bool = True, speed: int = 150) -> Path:
+    """espeak-ng speech, muxed by ffmpeg into ``out`` (MP4 with a video track, or audio only)."""
+    wav = out.with_suffix(".speech.wav")
+    subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(wav), text], check=True)
+    cmd = ["ffmpeg", "-v", "error", "-y"]
+    if video:
+        cmd += [
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=navy:s=160x90:r=5",
+            "-i",
+            str(wav),
+            "-shortest",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ]
+    else:
+        cmd += ["-i", str(wav)]
+    cmd += ["-c:a", "aac", "-b:a", "48k", str(out)]
+    subprocess.run(cmd, check=True)
+    wav.unlink()
+    return out
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    def words(text: str) -> list[str]:
+        return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+    ref = words(reference)
+    return Levenshtein.distance(ref, words(hypothesis)) / max(1, len(ref))
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.stdout)
+        return parsed
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> CliResult:
+    proc = subprocess.run(
+        [CPWX, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=env.get("CPWX_TEST_CWD", str(REPO)),
+        stdin=subprocess.DEVNULL,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def tree_state(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and mtime: equal states mean nothing changed."""
+    if not root.exists():
+        return {}
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def tiny_marian(folder: Path, corpus: list[str]) -> Path:
+    """A random-weight MarianMT with a WordLevel tokenizer trained here: no hub, no sentencepiece."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(
+        corpus, trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"])
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+    fast.save_pretrained(folder)
+    config = MarianConfig(
+        vocab_size=tok.get_vocab_size(),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+        forced_eos_token_id=1,
+    )
+    MarianMTModel(config).save_pretrained(folder)
+    return folder
