@@ -76,6 +76,7 @@ class CliResult:
 def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> CliResult:
     proc = subprocess.run(
         [CPWX, *args],
+        check=False,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -98,7 +99,7 @@ def tree_state(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def tiny_marian(folder: Path, corpus: list[str]) -> Path:
-    """A random-weight MarianMT with a WordLevel tokenizer trained here: no hub, no sentencepiece."""
+    """A random-weight MarianMT, WordLevel tokenizer trained here: no hub, no sentencepiece."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
     from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 

@@ -78,7 +78,7 @@ def test_truncated_mp4_is_refused(speech_mp4: Path, tmp_path: Path) -> None:
     for cut in (len(data) // 3, len(data) // 2):
         bad = tmp_path / f"cut{cut}.mp4"
         bad.write_bytes(data[:cut])
-        with pytest.raises(MediaError, match="truncated|cannot decode|not readable"):
+        with pytest.raises(MediaError, match=r"truncated|cannot decode|not readable"):
             demux(bad, tmp_path / "out.wav")
     assert not (tmp_path / "out.wav").exists()
 
