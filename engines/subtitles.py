@@ -12,6 +12,7 @@ __all__ = ["format_timestamp", "to_srt", "to_vtt", "write_all"]
 
 # Broadcast subtitle guidance: at most two lines of about 42 characters.
 _LINE_WIDTH = 42
+_MAX_LINES = 2
 
 
 def format_timestamp(seconds: float, separator: str) -> str:
@@ -22,12 +23,34 @@ def format_timestamp(seconds: float, separator: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{separator}{ms:03d}"
 
 
+def _chunks(text: str) -> list[str]:
+    """Split a segment's text into cues of at most two lines, preferring sentence ends."""
+    chunks: list[str] = []
+    current: list[str] = []
+    for word in text.split():
+        if current and len(textwrap.wrap(" ".join([*current, word]), _LINE_WIDTH)) > _MAX_LINES:
+            chunks.append(" ".join(current))
+            current = []
+        current.append(word)
+        if word.endswith((".", "?", "!", "।")) and len(" ".join(current)) > _LINE_WIDTH:
+            chunks.append(" ".join(current))
+            current = []
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
 def _cues(transcript: Transcript) -> list[tuple[float, float, str]]:
+    """Readable cues: long ASR segments are split, their time shared out by text length."""
     cues = []
     for seg in transcript.segments:
-        text = "\n".join(textwrap.wrap(seg.text.strip(), _LINE_WIDTH)) or seg.text.strip()
-        if text:
-            cues.append((seg.start, max(seg.end, seg.start + 0.001), text))
+        chunks = _chunks(seg.text)
+        total = sum(len(c) for c in chunks)
+        start, span = seg.start, max(seg.end - seg.start, 0.001)
+        for chunk in chunks:
+            end = start + span * len(chunk) / total
+            cues.append((start, end, "\n".join(textwrap.wrap(chunk, _LINE_WIDTH))))
+            start = end
     return cues
 
 

@@ -28,6 +28,20 @@ def test_srt_and_vtt() -> None:
     assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.250\nHello there.")
 
 
+def test_long_segments_become_readable_cues() -> None:
+    long = Transcript(
+        language="en",
+        segments=(Segment(10.0, 40.0, " ".join(["word"] * 60) + ". Short end."),),
+    )
+    cues = to_srt(long).strip().split("\n\n")
+    assert len(cues) >= 4
+    for cue in cues:
+        _, timing, *lines = cue.splitlines()
+        assert 1 <= len(lines) <= 2 and all(len(line) <= 42 for line in lines)
+    assert cues[0].splitlines()[1].startswith("00:00:10,000")
+    assert cues[-1].splitlines()[1].endswith("00:00:40,000")
+
+
 def test_write_all(tmp_path: Path) -> None:
     files = write_all(T, tmp_path, "film.en")
     assert set(files) == {"srt", "vtt", "json"}
