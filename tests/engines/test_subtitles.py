@@ -36,7 +36,7 @@ def test_long_segments_become_readable_cues() -> None:
     cues = to_srt(long).strip().split("\n\n")
     assert len(cues) >= 4
     for cue in cues:
-        _, timing, *lines = cue.splitlines()
+        _index, _timing, *lines = cue.splitlines()
         assert 1 <= len(lines) <= 2 and all(len(line) <= 42 for line in lines)
     assert cues[0].splitlines()[1].startswith("00:00:10,000")
     assert cues[-1].splitlines()[1].endswith("00:00:40,000")
