@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from cache_store import IndexBusyError, PayloadError
+from engines.asr import WhisperxEngine
 from engines.media import MediaError
 from engines.models import ModelNotFoundError
 from engines.translate import TranslationError
@@ -160,6 +162,9 @@ def execute(request: JobRequest, settings: Settings) -> JobResult:
         finally:
             plan.close()
     probe(request.media)  # bad media fails here, before Prefect starts
+    if not plan.would_hit_asr():
+        # Load WhisperX while Prefect starts up and the audio is decoded: the two overlap.
+        threading.Thread(target=WhisperxEngine(plan.asr).preload, daemon=True).start()
     api = _prefect_api_url()
     result = JobResult.from_json(_run_flow(request))
     return JobResult(

@@ -169,6 +169,11 @@ class JobPlan:
     def would_hit(self, key: CacheKey) -> bool:
         return self.layer_enabled(key.layer) and self.store.contains(key)
 
+    def would_hit_asr(self) -> bool:
+        """Whether the transcript for this exact source file is (probably) cached."""
+        known = self.known_audio_hash()
+        return known is not None and self.would_hit(self.asr_key(known))
+
     def known_audio_hash(self) -> str | None:
         """Stat fast path: the audio hash recorded for this exact file, reading none of it."""
         return self.store.audio_hash_for(self.source_stat)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,6 +80,9 @@ class AsrSettings:
         }
 
 
+_load_lock = threading.Lock()
+
+
 @lru_cache(maxsize=2)
 def _pipeline(
     model_dir: str,
@@ -111,22 +115,27 @@ class WhisperxEngine:
         self.settings = settings
         self.multilingual = is_multilingual(settings.model.path)
 
+    def preload(self) -> None:
+        """Load the model ahead of need, e.g. in a thread while the orchestrator starts up."""
+        self._load()
+
     def _load(self) -> Any:
         s = self.settings
-        return _pipeline(
-            str(s.model.path),
-            s.device,
-            s.compute_type,
-            s.language if self.multilingual else "en",
-            s.threads,
-            (
-                ("beam_size", s.beam_size),
-                ("best_of", s.best_of),
-                ("temperatures", (s.temperature,)),
-            ),
-            (("vad_onset", s.vad_onset), ("vad_offset", s.vad_offset)),
-            s.vad_method,
-        )
+        with _load_lock:  # a preloading thread and the ASR stage must not load it twice
+            return _pipeline(
+                str(s.model.path),
+                s.device,
+                s.compute_type,
+                s.language if self.multilingual else "en",
+                s.threads,
+                (
+                    ("beam_size", s.beam_size),
+                    ("best_of", s.best_of),
+                    ("temperatures", (s.temperature,)),
+                ),
+                (("vad_onset", s.vad_onset), ("vad_offset", s.vad_offset)),
+                s.vad_method,
+            )
 
     def _language(self, pipeline: Any, audio: Any) -> tuple[str, dict[str, float]]:
         if not self.multilingual:

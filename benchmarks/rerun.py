@@ -1,0 +1,137 @@
+"""Identical re-run vs first run vs WhisperX alone, measured side by side in one run.
+
+    .venv/bin/python benchmarks/rerun.py [--minutes 10]
+
+Each row is a separate process timed from start to exit, with its peak RSS (wait4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _media import make_clip
+
+VENV = Path(sys.executable).parent
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process run to completion."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": ""}
+    proc = subprocess.Popen(
+        [str(VENV / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("Prefect server did not start")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cpwx-bench-"))
+    clip = make_clip(Path("out/bench") / f"speech-{args.minutes:g}min.mp4", args.minutes)
+    cpwx = [str(VENV / "cpwx"), "run", str(clip), "--json"]
+    base = {
+        **os.environ,
+        "CPWX_CONFIG": str(work / "none.env"),
+        "PREFECT_API_URL": "",
+        "PREFECT_HOME": str(work / "prefect-home"),
+    }
+    rows: list[tuple[str, float, float]] = []
+    # Prefect migrates a new database once per PREFECT_HOME; a user pays that once, not per job.
+    subprocess.run(
+        [str(VENV / "prefect"), "server", "database", "upgrade", "-y"],
+        env=base,
+        check=True,
+        capture_output=True,
+    )
+
+    def row(name: str, cmd: list[str], **env: str) -> float:
+        wall, rss = timed(cmd, {**base, **env})
+        rows.append((name, wall, rss))
+        print(f"  {name}: {wall:.2f} s", file=sys.stderr)
+        return wall
+
+    direct = row(
+        "whisperx direct (load + transcribe)",
+        [str(VENV / "python"), str(Path(__file__).with_name("_whisperx_direct.py")), str(clip)],
+    )
+    embedded = {"CACHE_DIR": str(work / "cache-embedded")}
+    first = row(
+        "cpwx first run, embedded (ephemeral Prefect)",
+        [*cpwx, "--out", str(work / "o1")],
+        **embedded,
+    )
+    row("cpwx re-run, embedded (store fast path)", [*cpwx, "--out", str(work / "o1")], **embedded)
+    row(
+        "cpwx re-run, embedded, STORE_FAST_PATH=false",
+        [*cpwx, "--out", str(work / "o1")],
+        STORE_FAST_PATH="false",
+        **embedded,
+    )
+    server, url = start_server(work / "server-home")
+    try:
+        served = {"CACHE_DIR": str(work / "cache-server"), "PREFECT_API_URL": url}
+        first_srv = row(
+            "cpwx first run, local Prefect server", [*cpwx, "--out", str(work / "o2")], **served
+        )
+        row(
+            "cpwx re-run, local Prefect server (Cached tasks)",
+            [*cpwx, "--out", str(work / "o2")],
+            **served,
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=30)
+    shutil.rmtree(work, ignore_errors=True)
+
+    print(
+        f"\nIdentical re-run, {args.minutes:g} min clip ({clip.name}), "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"tiny.en int8 CPU\n"
+    )
+    print("| run | wall s | vs first run (same mode) | vs whisperx direct | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|")
+    for name, wall, rss in rows:
+        ref = first_srv if "server" in name else first
+        vs_first = "-" if "first" in name or "direct" in name else f"{wall / ref:.1%}"
+        print(f"| {name} | {wall:.2f} | {vs_first} | {wall / direct:.2f}x | {rss:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
