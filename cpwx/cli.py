@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from cache_store import IndexBusyError, PayloadError
-from engines.asr import WhisperxEngine
+from engines.asr import AlignmentNotReadyError, WhisperxEngine
 from engines.media import MediaError
 from engines.models import ModelNotFoundError
 from engines.translate import TranslationError
@@ -59,6 +59,7 @@ USER_ERRORS = (
     TranslationError,
     PayloadError,
     IndexBusyError,
+    AlignmentNotReadyError,
 )
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from cache_store import CacheKey, CacheManager, Layer, Lookup, Outcome, SourceStat, Transcript
 from engines import media
-from engines.asr import AsrSettings, is_multilingual
+from engines.asr import AsrSettings, check_alignment_ready, is_multilingual
 from engines.models import ResolvedModel, resolve_model
 from engines.translate import FLORES_CODES, TranslationSettings
 
@@ -291,6 +291,8 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
     def optional(kind: str, path: Path | None) -> ResolvedModel | None:
         return None if path is None else resolve_model(kind, str(path), {}, store.models_dir, kind)
 
+    if settings.align_model_dir is not None:
+        check_alignment_ready()
     device = settings.device
     asr = AsrSettings(
         model=model,

@@ -16,7 +16,13 @@ from cache_store import Segment, Transcript, Word
 
 from .models import ResolvedModel
 
-__all__ = ["AsrSettings", "WhisperxEngine", "is_multilingual"]
+__all__ = [
+    "AlignmentNotReadyError",
+    "AsrSettings",
+    "WhisperxEngine",
+    "check_alignment_ready",
+    "is_multilingual",
+]
 
 log = logging.getLogger("engines.asr")
 
@@ -32,6 +38,24 @@ for _name in (
 
 # Whisper's multilingual checkpoints have 51865+ tokens; the English-only ones 51864.
 _MULTILINGUAL_VOCAB = 51865
+
+
+class AlignmentNotReadyError(Exception):
+    """Alignment is configured but would have to download data at run time."""
+
+
+def check_alignment_ready() -> None:
+    """whisperx.align splits sentences with NLTK's punkt_tab and downloads it when missing."""
+    import nltk
+
+    try:
+        nltk.data.find("tokenizers/punkt_tab")
+    except LookupError as exc:
+        raise AlignmentNotReadyError(
+            "ALIGN_MODEL_DIR is set but NLTK's punkt_tab data is missing (nothing is downloaded "
+            "at run time): run `python -m nltk.downloader -d DIR punkt_tab` where a network is "
+            "reachable, copy DIR here and set NLTK_DATA=DIR"
+        ) from exc
 
 
 def is_multilingual(model_dir: Path) -> bool:

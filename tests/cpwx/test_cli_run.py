@@ -282,3 +282,15 @@ def test_bad_config_value_names_the_variable(media_copy: Path, cli_env: dict[str
     result = run_cli("run", str(media_copy), env={**cli_env, "CACHE_TTL_DAYS": "soon"})
     assert result.code != 0
     assert "CACHE_TTL_DAYS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_alignment_without_offline_nltk_data_fails_before_work(
+    media_copy: Path, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    align = tmp_path / "wav2vec2"
+    align.mkdir()
+    (align / "config.json").write_text("{}")
+    env = {**cli_env, "ALIGN_MODEL_DIR": str(align), "NLTK_DATA": str(tmp_path / "nltk")}
+    result = run_cli("run", str(media_copy), env=env)
+    assert result.code != 0 and "punkt_tab" in result.stderr
+    assert not Path(cli_env["CACHE_DIR"]).exists()
