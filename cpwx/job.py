@@ -15,7 +15,7 @@ from cache_store import CacheKey, CacheManager, Layer, Lookup, Outcome, SourceSt
 from engines import media
 from engines.asr import AsrSettings, check_alignment_ready, is_multilingual
 from engines.models import ResolvedModel, resolve_model
-from engines.translate import FLORES_CODES, TranslationSettings
+from engines.translate import FLORES_CODES, TranslationSettings, model_type
 
 from .settings import Settings
 
@@ -317,6 +317,8 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
         if translates and settings.translation_model
         else None
     )
+    if translation_model is not None:
+        model_type(translation_model.path)  # an unusable folder fails now, not after ASR
     out_dir = (request.out or Path("out") / request.media.stem).expanduser().absolute()
     return JobPlan(
         request, settings, store, asr, translation_model, out_dir, SourceStat.of(request.media)

@@ -11,11 +11,18 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from .models import ResolvedModel
 
-__all__ = ["FLORES_CODES", "TranslationError", "TranslationSettings", "Translator"]
+__all__ = [
+    "FLORES_CODES",
+    "TranslationError",
+    "TranslationSettings",
+    "Translator",
+    "model_type",
+]
 
 log = logging.getLogger("engines.translate")
 
@@ -87,11 +94,12 @@ class TranslationSettings:
         }
 
 
-def model_type(settings: TranslationSettings) -> str:
+def model_type(folder: Path) -> str:
+    """The transformers family of a local model folder (``marian``, ``m2m_100``, ...)."""
     try:
-        config = json.loads((settings.model.path / "config.json").read_text())
+        config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as exc:
-        raise TranslationError(f"{settings.model.path}: no readable config.json ({exc})") from exc
+        raise TranslationError(f"{folder}: no readable config.json ({exc})") from exc
     return str(config.get("model_type", ""))
 
 
@@ -111,7 +119,7 @@ def _load(path: str, device: str, remote_code: bool) -> tuple[Any, Any]:
 class Translator:
     def __init__(self, settings: TranslationSettings) -> None:
         self.settings = settings
-        self.kind = model_type(settings)
+        self.kind = model_type(settings.model.path)
 
     def _family(self, tokenizer: Any) -> tuple[_Batch, _Batch, dict[str, Any]]:
         """Per model family: batch pre-processing, post-processing, extra generate() arguments."""
