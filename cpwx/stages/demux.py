@@ -24,7 +24,9 @@ def run(plan: JobPlan) -> tuple[str | None, StageReport]:
     plan.must_compute("demux")
     plan.decoded_audio()
     reason = (
-        "source not seen in this state (new file, or size/mtime changed)"
+        plan.store.bypass_reason
+        if not plan.store.enabled
+        else "source not seen in this state (new file, or size/mtime changed)"
         if not known
         else "a downstream layer misses"
     )
