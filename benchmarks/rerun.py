@@ -70,6 +70,7 @@ def main() -> None:
         **os.environ,
         "CPWX_CONFIG": str(work / "none.env"),
         "PREFECT_API_URL": "",
+        "LOCAL_PREFECT_SERVER": "",
         "PREFECT_HOME": str(work / "prefect-home"),
     }
     rows: list[tuple[str, float, float]] = []

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -126,6 +127,19 @@ def _progress(enabled: bool) -> Iterator[None]:
         set_progress_listener(None)
 
 
+def _running_local_server(settings: Settings) -> str | None:
+    """A Prefect server already listening at LOCAL_PREFECT_SERVER (the default ``prefect server
+    start`` address), so jobs skip the ephemeral server's start-up and show in its UI."""
+    url = settings.local_prefect_server.rstrip("/")
+    if not url:
+        return None
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=0.5) as response:
+            return url if response.status == 200 else None
+    except (OSError, ValueError):
+        return None
+
+
 def _prefect_api_url() -> str | None:
     from prefect.settings import PREFECT_API_URL
 
@@ -153,8 +167,10 @@ def execute(request: JobRequest, settings: Settings) -> JobResult:
     from engines.media import probe
 
     plan = prepare(request, settings)
-    server = os.environ.get("PREFECT_API_URL")
-    if settings.store_fast_path and not server and plan.store.enabled:
+    server = os.environ.get("PREFECT_API_URL") or _running_local_server(settings)
+    if server:
+        os.environ["PREFECT_API_URL"] = server
+    elif settings.store_fast_path and plan.store.enabled:
         plan.cache_only = True
         try:
             return run_pipeline(plan, run_stage, orchestration="store-fast-path")

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
 
     # --- orchestration ---
     store_fast_path: bool = True
+    local_prefect_server: str = "http://127.0.0.1:4200/api"
 
     @property
     def cache_path(self) -> Path:

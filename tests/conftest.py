@@ -37,6 +37,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         "CPWX_CONFIG": str(tmp_path / "no-such.env"),
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_API_URL": "",
+        "LOCAL_PREFECT_SERVER": "",
         "CPWX_TEST_CWD": str(tmp_path),
     }
 

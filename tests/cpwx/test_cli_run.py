@@ -298,3 +298,13 @@ def test_alignment_without_offline_nltk_data_fails_before_work(
     result = run_cli("run", str(media_copy), env=env)
     assert result.code != 0 and "punkt_tab" in result.stderr
     assert not Path(cli_env["CACHE_DIR"]).exists()
+
+
+def test_a_running_local_server_is_found_without_configuration(
+    media_copy: Path, cli_env: dict[str, str], prefect_server: str
+) -> None:
+    env = {**cli_env, "LOCAL_PREFECT_SERVER": prefect_server}  # PREFECT_API_URL stays unset
+    result = run_cli("run", str(media_copy), "--json", env=env)
+    assert result.code == 0, result.stderr
+    assert result.json["orchestration"] == "prefect-server"
+    assert _task_states(prefect_server, result.json["job_id"])["asr"] == "Completed"
