@@ -13,6 +13,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _media import make_clip
 
 VENV = Path(sys.executable).parent
+DIRECT = "whisperx direct (load + transcribe)"
+FIRST_EMBEDDED = "cpwx first run, embedded (ephemeral Prefect)"
+FIRST_SERVER = "cpwx first run, local Prefect server"
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -62,10 +66,12 @@ def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; each row reports its median")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cpwx-bench-"))
     clip = make_clip(Path("out/bench") / f"speech-{args.minutes:g}min.mp4", args.minutes)
-    cpwx = [str(VENV / "cpwx"), "run", str(clip), "--json"]
+    cpwx = [str(VENV / "cpwx"), "run", str(clip), "--json", "--out", str(work / "out")]
+    direct = [str(VENV / "python"), str(Path(__file__).with_name("_whisperx_direct.py")), str(clip)]
     base = {
         **os.environ,
         "CPWX_CONFIG": str(work / "none.env"),
@@ -73,7 +79,6 @@ def main() -> None:
         "LOCAL_PREFECT_SERVER": "",
         "PREFECT_HOME": str(work / "prefect-home"),
     }
-    rows: list[tuple[str, float, float]] = []
     # Prefect migrates a new database once per PREFECT_HOME; a user pays that once, not per job.
     subprocess.run(
         [str(VENV / "prefect"), "server", "database", "upgrade", "-y"],
@@ -81,57 +86,53 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
-
-    def row(name: str, cmd: list[str], **env: str) -> float:
-        wall, rss = timed(cmd, {**base, **env})
-        rows.append((name, wall, rss))
-        print(f"  {name}: {wall:.2f} s", file=sys.stderr)
-        return wall
-
-    direct = row(
-        "whisperx direct (load + transcribe)",
-        [str(VENV / "python"), str(Path(__file__).with_name("_whisperx_direct.py")), str(clip)],
-    )
-    embedded = {"CACHE_DIR": str(work / "cache-embedded")}
-    first = row(
-        "cpwx first run, embedded (ephemeral Prefect)",
-        [*cpwx, "--out", str(work / "o1")],
-        **embedded,
-    )
-    row("cpwx re-run, embedded (store fast path)", [*cpwx, "--out", str(work / "o1")], **embedded)
-    row(
-        "cpwx re-run, embedded, STORE_FAST_PATH=false",
-        [*cpwx, "--out", str(work / "o1")],
-        STORE_FAST_PATH="false",
-        **embedded,
-    )
     server, url = start_server(work / "server-home")
+    embedded = {"CACHE_DIR": str(work / "cache-embedded")}
+    served = {"CACHE_DIR": str(work / "cache-server"), "PREFECT_API_URL": url}
+    # (row name, command, environment, start from an empty cache?) in the order they run.
+    plan = [
+        (DIRECT, direct, {}, False),
+        (FIRST_EMBEDDED, cpwx, embedded, True),
+        ("cpwx re-run, embedded (store fast path)", cpwx, embedded, False),
+        (
+            "cpwx re-run, embedded, STORE_FAST_PATH=false",
+            cpwx,
+            {**embedded, "STORE_FAST_PATH": "false"},
+            False,
+        ),
+        (FIRST_SERVER, cpwx, served, True),
+        ("cpwx re-run, local Prefect server (Cached tasks)", cpwx, served, False),
+    ]
+    walls: dict[str, list[float]] = {name: [] for name, *_ in plan}
+    peaks: dict[str, float] = dict.fromkeys(walls, 0.0)
     try:
-        served = {"CACHE_DIR": str(work / "cache-server"), "PREFECT_API_URL": url}
-        first_srv = row(
-            "cpwx first run, local Prefect server", [*cpwx, "--out", str(work / "o2")], **served
-        )
-        row(
-            "cpwx re-run, local Prefect server (Cached tasks)",
-            [*cpwx, "--out", str(work / "o2")],
-            **served,
-        )
+        for round_ in range(args.repeat):  # rounds interleave the rows, so drift hits all alike
+            for name, cmd, env, cold in plan:
+                if cold:
+                    shutil.rmtree(env["CACHE_DIR"], ignore_errors=True)
+                wall, rss = timed(cmd, {**base, **env})
+                walls[name].append(wall)
+                peaks[name] = max(peaks[name], rss)
+                print(f"  round {round_ + 1}: {name}: {wall:.2f} s", file=sys.stderr)
     finally:
         os.killpg(server.pid, signal.SIGINT)
         server.wait(timeout=30)
-    shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
+    median = {name: statistics.median(w) for name, w in walls.items()}
     print(
-        f"\nIdentical re-run, {args.minutes:g} min clip ({clip.name}), "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"tiny.en int8 CPU\n"
+        f"\nIdentical re-run, {args.minutes:g} min clip ({clip.name}), median of {args.repeat}, "
+        f"{platform.machine()}, {os.cpu_count()} cores, tiny.en int8 CPU\n"
     )
-    print("| run | wall s | vs first run (same mode) | vs whisperx direct | peak RSS MB |")
+    print("| run | wall s (median) | vs first run, same mode | vs whisperx direct | peak RSS MB |")
     print("|---|---:|---:|---:|---:|")
-    for name, wall, rss in rows:
-        ref = first_srv if "server" in name else first
-        vs_first = "-" if "first" in name or "direct" in name else f"{wall / ref:.1%}"
-        print(f"| {name} | {wall:.2f} | {vs_first} | {wall / direct:.2f}x | {rss:.0f} |")
+    for name, wall in median.items():
+        first = median[FIRST_SERVER if "server" in name else FIRST_EMBEDDED]
+        vs_first = "-" if name in (DIRECT, FIRST_EMBEDDED, FIRST_SERVER) else f"{wall / first:.1%}"
+        print(
+            f"| {name} | {wall:.2f} | {vs_first} | {wall / median[DIRECT]:.2f}x "
+            f"| {peaks[name]:.0f} |"
+        )
 
 
 if __name__ == "__main__":
