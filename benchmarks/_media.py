@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
-import subprocess
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.helpers import speak  # the same espeak-ng + ffmpeg recipe as the tests
 
 _SUBJECTS = [
     "The old teacher",
@@ -67,37 +70,7 @@ def script(minutes: float, seed: int = 7) -> str:
 
 
 def make_clip(path: Path, minutes: float) -> Path:
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wav = path.with_suffix(".wav")
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), script(minutes)], check=True)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=navy:s=320x180:r=10",
-            "-i",
-            str(wav),
-            "-shortest",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            str(path),
-        ],
-        check=True,
-    )
-    wav.unlink()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        speak(script(minutes), path)
     return path

@@ -24,31 +24,25 @@ SPOKEN = (
 )
 
 
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def faststart_copy(src: Path, dst: Path) -> Path:
+    """A faststart MP4 keeps its index up front: cut short, it still probes but won't decode."""
+    ffmpeg("-i", str(src), "-c", "copy", "-movflags", "+faststart", str(dst))
+    return dst
+
+
 def speak(text: str, out: Path, *, video: bool = True, speed: int = 150) -> Path:
     """espeak-ng speech, muxed by ffmpeg into ``out`` (MP4 with a video track, or audio only)."""
     wav = out.with_suffix(".speech.wav")
     subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(wav), text], check=True)
-    cmd = ["ffmpeg", "-v", "error", "-y"]
-    if video:
-        cmd += [
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=navy:s=160x90:r=5",
-            "-i",
-            str(wav),
-            "-shortest",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ]
-    else:
-        cmd += ["-i", str(wav)]
-    cmd += ["-c:a", "aac", "-b:a", "48k", str(out)]
-    subprocess.run(cmd, check=True)
+    picture = ("-f", "lavfi", "-i", "color=c=navy:s=160x90:r=5") if video else ()
+    encode = ("-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    ffmpeg(
+        *picture, "-i", str(wav), *(encode if video else ()), "-c:a", "aac", "-b:a", "48k", str(out)
+    )
     wav.unlink()
     return out
 

@@ -12,7 +12,16 @@ import pytest
 
 from cache_store import CacheManager
 
-from ..helpers import SPOKEN, run_cli, speak, tiny_marian, tree_state, wer
+from ..helpers import (
+    SPOKEN,
+    CliResult,
+    faststart_copy,
+    run_cli,
+    speak,
+    tiny_marian,
+    tree_state,
+    wer,
+)
 
 
 def _server_env(cli_env: dict[str, str], url: str) -> dict[str, str]:
@@ -170,18 +179,22 @@ def test_translation_workflows_with_a_local_marian(
         "TRANSLATION_MAX_LENGTH": "24",
     }
     out = tmp_path / "subs"
-    first = run_cli(
-        "run",
-        str(media_copy),
-        "--workflow",
-        "subtitle",
-        "--target-language",
-        "hi",
-        "--out",
-        str(out),
-        "--json",
-        env=env,
-    )
+
+    def job(workflow: str) -> CliResult:
+        return run_cli(
+            "run",
+            str(media_copy),
+            "--workflow",
+            workflow,
+            "--target-language",
+            "hi",
+            "--out",
+            str(out),
+            "--json",
+            env=env,
+        )
+
+    first = job("subtitle")
     assert first.code == 0, first.stderr
     j = first.json
     assert j["stages"]["translation"]["cache"] == "miss"
@@ -194,18 +207,7 @@ def test_translation_workflows_with_a_local_marian(
         (s["start"], s["end"]) for s in source["segments"]
     ]
     assert Path(j["outputs"]["srt"]).read_text().count("-->") >= 1
-    again = run_cli(
-        "run",
-        str(media_copy),
-        "--workflow",
-        "translate",
-        "--target-language",
-        "hi",
-        "--out",
-        str(out),
-        "--json",
-        env=env,
-    ).json
+    again = job("translate").json
     assert again["stages"]["translation"]["cache"] == "hit"
     assert again["source_outputs"] == {}
 
@@ -241,8 +243,6 @@ def test_bad_input_one_line_error_and_unchanged_store(
     cli_env: dict[str, str],
     prefect_server: str,
 ) -> None:
-    import subprocess
-
     path = tmp_path / case
     if case == "directory":
         path.mkdir()
@@ -254,21 +254,7 @@ def test_bad_input_one_line_error_and_unchanged_store(
         shutil.copy(speech_mp4, path)
     elif case == "truncated.mp4":
         full = tmp_path / "full.mp4"
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-i",
-                str(speech_mp4),
-                "-c",
-                "copy",
-                "-movflags",
-                "+faststart",
-                str(full),
-            ],
-            check=True,
-        )
+        faststart_copy(speech_mp4, full)
         path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     cache = _seeded_store(cli_env)
     before = tree_state(cache)

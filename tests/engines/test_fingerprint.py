@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from engines.fingerprint import analyse, hash_pcm
 from engines.media import demux
+
+from ..helpers import ffmpeg
 
 
 def test_fingerprint_of_real_speech(speech_mp4: Path, tmp_path: Path) -> None:
@@ -21,9 +22,7 @@ def test_hash_is_of_audio_content_not_container(speech_mp4: Path, tmp_path: Path
     pcm = demux(speech_mp4, tmp_path / "a.wav")
     flac, mkv = tmp_path / "same.flac", tmp_path / "same.mkv"
     for target in (flac, mkv):
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-i", str(pcm), "-c:a", "flac", str(target)], check=True
-        )
+        ffmpeg("-i", str(pcm), "-c:a", "flac", str(target))
     assert (
         len(
             {
@@ -39,26 +38,20 @@ def test_hash_is_of_audio_content_not_container(speech_mp4: Path, tmp_path: Path
 
 def test_noise_lowers_snr(speech_mp4: Path, tmp_path: Path) -> None:
     noisy = tmp_path / "noisy.wav"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(speech_mp4),
-            "-f",
-            "lavfi",
-            "-i",
-            "anoisesrc=a=0.05:c=white",
-            "-filter_complex",
-            "amix=inputs=2:duration=first",
-            "-ar",
-            "16000",
-            "-ac",
-            "1",
-            str(noisy),
-        ],
-        check=True,
+    ffmpeg(
+        "-i",
+        str(speech_mp4),
+        "-f",
+        "lavfi",
+        "-i",
+        "anoisesrc=a=0.05:c=white",
+        "-filter_complex",
+        "amix=inputs=2:duration=first",
+        "-ar",
+        "16000",
+        "-ac",
+        "1",
+        str(noisy),
     )
     clean = analyse(demux(speech_mp4, tmp_path / "c.wav"), speech_mp4)
     dirty = analyse(demux(noisy, tmp_path / "n.wav"), noisy)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-import subprocess
 import wave
 from pathlib import Path
 
 import pytest
 
 from engines.media import MediaError, demux, probe
+
+from ..helpers import faststart_copy, ffmpeg
 
 
 def test_demux_video_to_16k_mono_wav(speech_mp4: Path, tmp_path: Path) -> None:
@@ -20,21 +21,7 @@ def test_demux_video_to_16k_mono_wav(speech_mp4: Path, tmp_path: Path) -> None:
 
 def test_demux_audio_only(tmp_path: Path) -> None:
     src = tmp_path / "tone.flac"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:d=2:r=44100",
-            "-ac",
-            "2",
-            str(src),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=2:r=44100", "-ac", "2", str(src))
     with wave.open(str(demux(src, tmp_path / "t.wav"))) as w:
         assert w.getnchannels() == 1 and abs(w.getnframes() - 32000) < 400
 
@@ -57,23 +44,8 @@ def test_bad_sources_get_one_line_errors(tmp_path: Path, make, message: str) -> 
 
 
 def test_truncated_mp4_is_refused(speech_mp4: Path, tmp_path: Path) -> None:
-    # A faststart MP4 keeps its index up front, so cutting it leaves a file that still probes.
     faststart = tmp_path / "fs.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(speech_mp4),
-            "-c",
-            "copy",
-            "-movflags",
-            "+faststart",
-            str(faststart),
-        ],
-        check=True,
-    )
+    faststart_copy(speech_mp4, faststart)
     data = faststart.read_bytes()
     for cut in (len(data) // 3, len(data) // 2):
         bad = tmp_path / f"cut{cut}.mp4"
@@ -85,20 +57,6 @@ def test_truncated_mp4_is_refused(speech_mp4: Path, tmp_path: Path) -> None:
 
 def test_video_without_audio(tmp_path: Path) -> None:
     src = tmp_path / "silent.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=s=64x64:d=1",
-            "-c:v",
-            "libx264",
-            str(src),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "color=s=64x64:d=1", "-c:v", "libx264", str(src))
     with pytest.raises(MediaError, match="no audio stream"):
         demux(src, tmp_path / "out.wav")
