@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from cache_store import IndexBusyError, PayloadError
 from engines.asr import AlignmentNotReadyError, WhisperxEngine
-from engines.media import MediaError
+from engines.media import MediaError, probe
 from engines.models import ModelNotFoundError
 from engines.translate import TranslationError
 
@@ -164,8 +165,6 @@ def _run_flow(request: JobRequest) -> dict[str, Any]:
 
 def execute(request: JobRequest, settings: Settings) -> JobResult:
     """Serve from the store when every stage hits; otherwise run the Prefect flow."""
-    from engines.media import probe
-
     plan = prepare(request, settings)
     server = os.environ.get("PREFECT_API_URL") or _running_local_server(settings)
     if server:
@@ -183,9 +182,9 @@ def execute(request: JobRequest, settings: Settings) -> JobResult:
         # Load WhisperX while Prefect starts up and the audio is decoded: the two overlap.
         threading.Thread(target=WhisperxEngine(plan.asr).preload, daemon=True).start()
     api = _prefect_api_url()
-    result = JobResult.from_json(_run_flow(request))
-    return JobResult(
-        **{**result.__dict__, "orchestration": "prefect-server" if api else "prefect-ephemeral"}
+    return dataclasses.replace(
+        JobResult.from_json(_run_flow(request)),
+        orchestration="prefect-server" if api else "prefect-ephemeral",
     )
 
 
