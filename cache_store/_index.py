@@ -1,9 +1,10 @@
-"""The DuckDB index.
+"""The DuckDB index: one row per entry, plus the event log and stats snapshots.
 
 DuckDB lets one process at a time open a database file for writing, and every Prefect flow run
-started by a worker is its own process. So each operation takes an exclusive flock on a lock file
+started by a worker is its own process. So a session takes an exclusive flock on a lock file
 beside the index (the kernel queues waiters and frees it if the holder dies), opens the database,
-does its work, and closes it. Lock errors from foreign holders are retried until a deadline.
+does its work, and closes it. Lookups never come here (see ``_journal``): only writes and
+maintenance do. Lock errors from foreign holders are retried until a deadline.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import fcntl
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
-__all__ = ["SCHEMA_VERSION", "Index", "IndexBusyError", "IndexRow"]
+__all__ = ["SCHEMA_VERSION", "Index", "IndexBusyError", "IndexRow", "IndexSession"]
 
 SCHEMA_VERSION = 1
 
@@ -41,13 +43,17 @@ CREATE TABLE IF NOT EXISTS cache_index (
     compute_seconds DOUBLE DEFAULT 0,
     metadata JSON
 );
-CREATE TABLE IF NOT EXISTS source_stats (
-    device UBIGINT, inode UBIGINT, size BIGINT, mtime_ns BIGINT,
-    source_path TEXT, audio_hash TEXT NOT NULL, recorded_at TIMESTAMP,
-    PRIMARY KEY (device, inode, size, mtime_ns)
-);
 CREATE INDEX IF NOT EXISTS idx_audio_hash ON cache_index(audio_hash);
-CREATE INDEX IF NOT EXISTS idx_cache_type ON cache_index(cache_type);
+CREATE TABLE IF NOT EXISTS cache_events (
+    ts TIMESTAMP NOT NULL,
+    layer TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reason_kind TEXT,
+    reason TEXT,
+    saved_seconds DOUBLE DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS stats_snapshots (ts TIMESTAMP NOT NULL, snapshot JSON NOT NULL);
 """
 
 
@@ -71,29 +77,109 @@ class IndexRow:
     metadata: dict[str, Any]
 
 
-_COLUMNS = (
-    "cache_key, cache_type, audio_hash, file_path, file_size, checksum, created_at, "
-    "last_accessed, access_count, ttl_days, compute_seconds, metadata"
-)
+COLUMNS = tuple(f.name for f in fields(IndexRow))
+_COLS = ", ".join(COLUMNS)
+_EVENT_COLUMNS = ("ts", "layer", "cache_key", "outcome", "reason_kind", "reason", "saved_seconds")
 
 
 def _row(values: tuple[Any, ...]) -> IndexRow:
-    fields = dict(zip(IndexRow.__dataclass_fields__, values, strict=True))
-    fields["metadata"] = json.loads(fields["metadata"]) if fields["metadata"] else {}
-    return IndexRow(**fields)
+    row = dict(zip(COLUMNS, values, strict=True))
+    row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
+    return IndexRow(**row)
+
+
+class IndexSession:
+    """One locked, open connection: everything done in it is atomic with respect to others."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def get(self, cache_key: str) -> IndexRow | None:
+        found = self.con.execute(
+            f"SELECT {_COLS} FROM cache_index WHERE cache_key = ?", [cache_key]
+        ).fetchone()
+        return _row(found) if found else None
+
+    def rows(
+        self, where: str = "TRUE", params: Sequence[Any] = (), order: str = ""
+    ) -> list[IndexRow]:
+        sql = f"SELECT {_COLS} FROM cache_index WHERE {where} {order}"
+        return [_row(r) for r in self.con.execute(sql, list(params)).fetchall()]
+
+    def upsert(self, rows: Iterable[IndexRow]) -> None:
+        table = pa.Table.from_pylist(
+            [
+                {
+                    **{c: getattr(r, c) for c in COLUMNS},
+                    "metadata": json.dumps(r.metadata, sort_keys=True),
+                }
+                for r in rows
+            ]
+        )
+        if table.num_rows == 0:
+            return
+        self.con.register("incoming_rows", table)
+        try:
+            self.con.execute(
+                f"INSERT OR REPLACE INTO cache_index ({_COLS}) SELECT {_COLS} FROM incoming_rows"
+            )
+        finally:
+            self.con.unregister("incoming_rows")
+
+    def delete(self, cache_keys: Sequence[str]) -> None:
+        if not cache_keys:
+            return
+        table = pa.table({"cache_key": list(cache_keys)})
+        self.con.register("doomed", table)
+        try:
+            self.con.execute(
+                "DELETE FROM cache_index WHERE cache_key IN (SELECT cache_key FROM doomed)"
+            )
+        finally:
+            self.con.unregister("doomed")
+
+    def add_events(self, records: Sequence[dict[str, Any]]) -> None:
+        """Store journal records, and apply their hits to last_accessed and access_count."""
+        if not records:
+            return
+        table = pa.table(
+            {
+                "ts": pa.array(
+                    [datetime.fromisoformat(r["ts"]) for r in records], pa.timestamp("us")
+                ),
+                **{c: [r.get(c) for r in records] for c in _EVENT_COLUMNS[1:]},
+            }
+        )
+        self.con.register("new_events", table)
+        try:
+            self.con.execute(
+                f"INSERT INTO cache_events ({', '.join(_EVENT_COLUMNS)}) "
+                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM new_events"
+            )
+            self.con.execute(
+                """
+                UPDATE cache_index SET last_accessed = greatest(last_accessed, h.ts),
+                    access_count = access_count + h.n
+                FROM (SELECT cache_key, max(ts) AS ts, count(*) AS n FROM new_events
+                      WHERE outcome = 'hit' GROUP BY cache_key) AS h
+                WHERE cache_index.cache_key = h.cache_key
+                """
+            )
+        finally:
+            self.con.unregister("new_events")
 
 
 class Index:
     def __init__(self, path: Path, busy_timeout: float = 300.0) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
-        self._lock_path = path.with_name(path.name + ".lock")
+        self.lock_path = path.with_name(path.name + ".lock")
         self._schema_ready = False
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def session(self) -> Iterator[IndexSession]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as lock:
+        with open(self.lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 con = self._open()
@@ -105,7 +191,13 @@ class Index:
                             [str(SCHEMA_VERSION)],
                         )
                         self._schema_ready = True
-                    yield con
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        yield IndexSession(con)
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        raise
+                    con.execute("COMMIT")
                 finally:
                     con.close()
             finally:
@@ -118,92 +210,20 @@ class Index:
             try:
                 return duckdb.connect(str(self.path))
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    if "lock" in str(exc).lower():
-                        raise IndexBusyError(
-                            f"cache index {self.path} is locked by another program: {exc}"
-                        ) from exc
+                if "lock" not in str(exc).lower():
                     raise
+                if time.monotonic() > deadline:
+                    raise IndexBusyError(
+                        f"cache index {self.path} is locked by another program: {exc}"
+                    ) from exc
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
 
-    # --- entries -------------------------------------------------------------------------
+    # --- single-operation conveniences ---------------------------------------------------
     def get(self, cache_key: str) -> IndexRow | None:
-        with self.connect() as con:
-            found = con.execute(
-                f"SELECT {_COLUMNS} FROM cache_index WHERE cache_key = ?", [cache_key]
-            ).fetchone()
-        return _row(found) if found else None
-
-    def same_audio(self, cache_type: str, audio_hash: str) -> list[IndexRow]:
-        with self.connect() as con:
-            rows = con.execute(
-                f"SELECT {_COLUMNS} FROM cache_index WHERE cache_type = ? AND audio_hash = ? "
-                "ORDER BY created_at DESC",
-                [cache_type, audio_hash],
-            ).fetchall()
-        return [_row(r) for r in rows]
-
-    def upsert(self, row: IndexRow) -> None:
-        with self.connect() as con:
-            con.execute(
-                f"INSERT OR REPLACE INTO cache_index ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    row.cache_key,
-                    row.cache_type,
-                    row.audio_hash,
-                    row.file_path,
-                    row.file_size,
-                    row.checksum,
-                    row.created_at,
-                    row.last_accessed,
-                    row.access_count,
-                    row.ttl_days,
-                    row.compute_seconds,
-                    json.dumps(row.metadata, sort_keys=True),
-                ],
-            )
-
-    def touch(self, cache_key: str, now: datetime) -> None:
-        with self.connect() as con:
-            con.execute(
-                "UPDATE cache_index SET last_accessed = ?, access_count = access_count + 1 "
-                "WHERE cache_key = ?",
-                [now, cache_key],
-            )
-
-    def delete(self, cache_key: str) -> None:
-        with self.connect() as con:
-            con.execute("DELETE FROM cache_index WHERE cache_key = ?", [cache_key])
+        with self.session() as s:
+            return s.get(cache_key)
 
     def keys(self) -> set[str]:
-        with self.connect() as con:
-            return {r[0] for r in con.execute("SELECT cache_key FROM cache_index").fetchall()}
-
-    # --- stat fast path --------------------------------------------------------------------
-    def source_hash(self, device: int, inode: int, size: int, mtime_ns: int) -> str | None:
-        with self.connect() as con:
-            found = con.execute(
-                "SELECT audio_hash FROM source_stats "
-                "WHERE device = ? AND inode = ? AND size = ? AND mtime_ns = ?",
-                [device, inode, size, mtime_ns],
-            ).fetchone()
-        return str(found[0]) if found else None
-
-    def record_source(
-        self,
-        device: int,
-        inode: int,
-        size: int,
-        mtime_ns: int,
-        path: str,
-        audio_hash: str,
-        now: datetime,
-    ) -> None:
-        with self.connect() as con:
-            # A file's identity is (device, inode): its older stat rows can never match again.
-            con.execute("DELETE FROM source_stats WHERE device = ? AND inode = ?", [device, inode])
-            con.execute(
-                "INSERT INTO source_stats VALUES (?,?,?,?,?,?,?)",
-                [device, inode, size, mtime_ns, path, audio_hash, now],
-            )
+        with self.session() as s:
+            return {r[0] for r in s.con.execute("SELECT cache_key FROM cache_index").fetchall()}

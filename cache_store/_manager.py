@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ._index import Index, IndexRow
+from ._journal import Journal
 from ._keys import CacheKey, Layer, explain_difference
-from ._payloads import PayloadError, quarantine, read_json_verified, write_json_atomic
+from ._payloads import PayloadError, encode, quarantine, read_verified, stage
 from ._records import AudioFingerprint, Transcript
 
-__all__ = ["CacheManager", "Lookup", "Outcome", "SourceStat"]
+__all__ = ["MISS_KINDS", "CacheManager", "Lookup", "Outcome", "SourceStat"]
 
 log = logging.getLogger("cache_store")
 
@@ -30,6 +31,9 @@ class Outcome(StrEnum):
     BYPASSED = "bypassed"
 
 
+MISS_KINDS = ("new content", "config changed", "model changed", "expired", "corrupted", "bypassed")
+
+
 @dataclass(frozen=True)
 class Lookup:
     key: CacheKey
@@ -41,6 +45,19 @@ class Lookup:
     @property
     def hit(self) -> bool:
         return self.outcome is Outcome.HIT
+
+    @property
+    def reason_kind(self) -> str | None:
+        """One of MISS_KINDS for a miss; None for a hit."""
+        if self.outcome is Outcome.HIT:
+            return None
+        if self.outcome is not Outcome.MISS:
+            return self.outcome.value
+        if self.reason.startswith("model changed"):
+            return "model changed"
+        if self.reason.startswith(("config changed", "code version changed")):
+            return "config changed"
+        return "new content"
 
 
 @dataclass(frozen=True)
@@ -62,12 +79,22 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds") + "Z"
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.removesuffix("Z"))
+
+
 @dataclass
 class CacheManager:
-    """Content-addressed store: DuckDB index + JSON payloads under ``cache_dir``.
+    """Content-addressed store: JSON payloads named by their key, a DuckDB index beside them.
 
-    ``enabled=False`` bypasses every read (``ENABLE_CACHING=false`` or ``--no-cache``) while still
-    writing fresh results, so the next cached run benefits.
+    A lookup reads one self-verifying payload file and appends an event to this process's
+    journal; it never opens the index, which only writes and maintenance do. ``enabled=False``
+    bypasses every read (``ENABLE_CACHING=false`` or ``--no-cache``) while still writing fresh
+    results, so the next cached run benefits.
     """
 
     cache_dir: Path | str = "~/.cp-whisperx/cache"
@@ -79,6 +106,7 @@ class CacheManager:
     def __post_init__(self) -> None:
         self.cache_dir = Path(self.cache_dir).expanduser()
         self.index = Index(self.root / "index.duckdb")
+        self.journal = Journal(self.root / "journal")
 
     @property
     def root(self) -> Path:
@@ -90,102 +118,194 @@ class CacheManager:
         """Layer 2: weights shared by all jobs; no cleanup ever removes it."""
         return self.root / "models"
 
-    def _now(self) -> datetime:
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    def now(self) -> datetime:
+        """The injected clock, as naive UTC (the index's timestamps)."""
         return self.clock().astimezone(UTC).replace(tzinfo=None)
+
+    def payload_path(self, key: CacheKey) -> Path:
+        return self.root / key.layer / f"{key.digest}.json"
 
     # --- generic layer access -------------------------------------------------------------
     def get(self, key: CacheKey) -> Lookup:
+        lookup = self._lookup(key)
         label, short = _LABEL.get(key.layer, key.layer), key.digest[:8]
+        if lookup.hit:
+            log.info("%s cache HIT: %s... (saves %.1f s)", label, short, lookup.saved_seconds)
+        else:
+            level = logging.WARNING if lookup.outcome is Outcome.CORRUPTED else logging.INFO
+            log.log(
+                level, "%s cache %s: %s... (%s)", label, lookup.outcome.name, short, lookup.reason
+            )
+        self.journal.append(
+            {
+                "ts": _iso(self.now()),
+                "layer": key.layer,
+                "cache_key": key.digest,
+                "outcome": lookup.outcome.value,
+                "reason_kind": lookup.reason_kind,
+                "reason": lookup.reason,
+                "saved_seconds": lookup.saved_seconds,
+            }
+        )
+        return lookup
+
+    def _lookup(self, key: CacheKey) -> Lookup:
         if not self.enabled:
-            log.info("%s cache BYPASSED: %s... (%s)", label, short, self.bypass_reason)
             return Lookup(key, Outcome.BYPASSED, reason=self.bypass_reason)
-        row = self.index.get(key.digest)
-        if row is None:
-            reason = self._miss_reason(key)
-            log.info("%s cache MISS: %s... (%s)", label, short, reason)
-            return Lookup(key, Outcome.MISS, reason=reason)
-        now = self._now()
-        if now - row.created_at > timedelta(days=row.ttl_days):
-            reason = f"older than CACHE_TTL_DAYS={row.ttl_days}"
-            log.info("%s cache EXPIRED: %s... (%s)", label, short, reason)
-            self._remove(row)
-            return Lookup(key, Outcome.EXPIRED, reason=reason)
-        path = self.root / row.file_path
+        path = self.payload_path(key)
         try:
-            document = read_json_verified(path, row.checksum)
+            document, checksum = read_verified(path)
             if document.get("cache_key") != key.digest:
                 raise PayloadError("payload belongs to another key")
+        except FileNotFoundError:
+            return self._missing(key)
         except PayloadError as exc:
-            moved = quarantine(path, self.root / "quarantine", now.strftime("%Y%m%dT%H%M%S%f"))
-            self.index.delete(row.cache_key)
-            log.warning(
-                "%s cache CORRUPTED: %s... (%s); quarantined to %s", label, short, exc, moved
-            )
-            return Lookup(key, Outcome.CORRUPTED, reason=str(exc))
-        self.index.touch(row.cache_key, now)
-        log.info("%s cache HIT: %s... (saves %.1f s)", label, short, row.compute_seconds)
-        return Lookup(key, Outcome.HIT, document["data"], saved_seconds=row.compute_seconds)
-
-    def put(self, key: CacheKey, data: Mapping[str, Any], compute_seconds: float = 0.0) -> None:
-        now = self._now()
-        rel = f"{key.layer}/{key.digest}.json"
-        document = {
-            "cache_key": key.digest,
-            "layer": key.layer,
-            "key_parts": dict(key.parts),
-            "created_at": now.isoformat() + "Z",
-            "compute_seconds": compute_seconds,
-            "data": dict(data),
-        }
-        # Payload first, row second: a crash between leaves an orphan file, never a dangling row.
-        checksum, size = write_json_atomic(self.root / rel, document)
-        self.index.upsert(
-            IndexRow(
-                cache_key=key.digest,
-                cache_type=key.layer,
-                audio_hash=key.audio_hash,
-                file_path=rel,
-                file_size=size,
-                checksum=checksum,
-                created_at=now,
-                last_accessed=now,
-                access_count=1,
-                ttl_days=self.ttl_days,
-                compute_seconds=compute_seconds,
-                metadata={"key_parts": dict(key.parts)},
-            )
+            moved = quarantine(path, self.quarantine_dir, self.now().strftime("%Y%m%dT%H%M%S%f"))
+            with self.index.session() as s:
+                s.delete([key.digest])
+            return Lookup(key, Outcome.CORRUPTED, reason=f"{exc}; quarantined to {moved}")
+        if self.now() - _parse(document["created_at"]) > timedelta(days=self.ttl_days):
+            self.remove([(key.digest, path, checksum)])
+            return Lookup(key, Outcome.EXPIRED, reason=f"older than CACHE_TTL_DAYS={self.ttl_days}")
+        return Lookup(
+            key,
+            Outcome.HIT,
+            document["data"],
+            saved_seconds=float(document.get("compute_seconds", 0.0)),
         )
 
+    def put(self, key: CacheKey, data: Mapping[str, Any], compute_seconds: float = 0.0) -> None:
+        now = self.now()
+        raw, checksum = encode(
+            {
+                "cache_key": key.digest,
+                "layer": key.layer,
+                "key_parts": dict(key.parts),
+                "created_at": _iso(now),
+                "ttl_days": self.ttl_days,
+                "compute_seconds": round(compute_seconds, 3),
+                "data": dict(data),
+            }
+        )
+        staged = stage(self.payload_path(key), raw, checksum)
+        row = IndexRow(
+            cache_key=key.digest,
+            cache_type=key.layer,
+            audio_hash=key.audio_hash,
+            file_path=f"{key.layer}/{key.digest}.json",
+            file_size=staged.size,
+            checksum=checksum,
+            created_at=now,
+            last_accessed=now,
+            access_count=1,
+            ttl_days=self.ttl_days,
+            compute_seconds=round(compute_seconds, 3),
+            metadata={"key_parts": dict(key.parts)},
+        )
+        try:
+            # Rename and row together under the index lock: a cleanup deciding what to remove
+            # sees both or neither.
+            with self.index.session() as s:
+                staged.commit()
+                s.upsert([row])
+        except BaseException:
+            staged.discard()
+            raise
+
+    def remove(self, entries: Iterable[tuple[str, Path, str | None]]) -> list[str]:
+        """Remove entries given as (key, payload path, checksum seen or None for any).
+
+        Runs under the index lock, as ``put`` does, so an entry rewritten since it was seen
+        (its file now claims another checksum) is left alone. Returns the keys removed.
+        """
+        removed: list[str] = []
+        with self.index.session() as s:
+            for digest, path, seen in entries:
+                if seen is not None and _header_checksum(path) not in (seen, None):
+                    continue
+                path.unlink(missing_ok=True)
+                removed.append(digest)
+            s.delete(removed)
+        return removed
+
     def contains(self, key: CacheKey) -> bool:
-        """Cheap planning probe (no payload read): would ``get`` probably hit?"""
+        """Cheap planning probe (one stat, no read): would ``get`` probably hit?"""
         if not self.enabled:
             return False
-        row = self.index.get(key.digest)
-        return row is not None and self._now() - row.created_at <= timedelta(days=row.ttl_days)
+        try:
+            written = self.payload_path(key).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        age = self.clock().timestamp() - written
+        return age <= self.ttl_days * 86400
 
-    def _miss_reason(self, key: CacheKey) -> str:
-        if key.audio_hash is None:
-            return "new content"
-        others = self.index.same_audio(key.layer, key.audio_hash)
+    def _missing(self, key: CacheKey) -> Lookup:
+        """No payload: a plain miss, explained against the newest entry for the same audio,
+        or damage if the index still lists this very key."""
+        if not self.index.path.exists():
+            return Lookup(key, Outcome.MISS, reason="new content")
+        with self.index.session() as s:
+            if s.get(key.digest) is not None:
+                s.delete([key.digest])
+                return Lookup(key, Outcome.CORRUPTED, reason="payload file missing")
+            others = (
+                s.rows(
+                    "cache_type = ? AND audio_hash = ?",
+                    (key.layer, key.audio_hash),
+                    "ORDER BY created_at DESC LIMIT 1",
+                )
+                if key.audio_hash
+                else []
+            )
         if not others:
-            return "new content"
-        return explain_difference(key.parts, others[0].metadata.get("key_parts", {}))
+            return Lookup(key, Outcome.MISS, reason="new content")
+        stored = others[0].metadata.get("key_parts", {})
+        return Lookup(key, Outcome.MISS, reason=explain_difference(key.parts, stored))
 
-    def _remove(self, row: IndexRow) -> None:
-        self.index.delete(row.cache_key)
-        (self.root / row.file_path).unlink(missing_ok=True)
+    def ingest(self) -> int:
+        """Move journaled events into the index; returns how many."""
+        records = self.journal.drain()
+        try:
+            with self.index.session() as s:
+                s.add_events(records)
+        except BaseException:
+            for record in records:  # keep them for the next ingest
+                self.journal.append(record)
+            raise
+        return len(records)
 
     # --- stat fast path (layer 1) ---------------------------------------------------------
+    def _source_file(self, stat: SourceStat) -> Path:
+        return self.root / "sources" / f"{stat.device}-{stat.inode}.json"
+
     def audio_hash_for(self, stat: SourceStat) -> str | None:
         """The audio hash recorded for this exact file state, without reading any media."""
         if not self.enabled:
             return None
-        return self.index.source_hash(stat.device, stat.inode, stat.size, stat.mtime_ns)
+        try:
+            document, _ = read_verified(self._source_file(stat))
+        except (FileNotFoundError, PayloadError):
+            return None
+        if (document.get("size"), document.get("mtime_ns")) != (stat.size, stat.mtime_ns):
+            return None
+        value = document.get("audio_hash")
+        return value if isinstance(value, str) else None
 
     def record_source(self, path: Path, stat: SourceStat, audio_hash: str) -> None:
-        self.index.record_source(
-            stat.device, stat.inode, stat.size, stat.mtime_ns, str(path), audio_hash, self._now()
+        raw, checksum = encode(
+            {
+                "source_path": str(path),
+                "size": stat.size,
+                "mtime_ns": stat.mtime_ns,
+                "audio_hash": audio_hash,
+                "recorded_at": _iso(self.now()),
+            }
         )
+        stage(self._source_file(stat), raw, checksum).commit()
 
     # --- the spec's API -------------------------------------------------------------------
     @staticmethod
@@ -200,9 +320,8 @@ class CacheManager:
         return self.get(self.fingerprint_key(audio_hash)).data
 
     def set_fingerprint(self, fingerprint: AudioFingerprint, compute_seconds: float = 0.0) -> None:
-        self.put(
-            self.fingerprint_key(fingerprint.audio_hash), fingerprint.to_dict(), compute_seconds
-        )
+        key = self.fingerprint_key(fingerprint.audio_hash)
+        self.put(key, fingerprint.to_dict(), compute_seconds)
 
     def get_asr_result(self, audio_hash: str, config: Mapping[str, Any]) -> dict[str, Any] | None:
         return self.get(self.asr_key(audio_hash, config)).data
@@ -221,3 +340,14 @@ class CacheManager:
         ):
             raise ValueError("an ASR result needs 'segments', each with 'start', 'end' and 'text'")
         self.put(self.asr_key(audio_hash, config), data, compute_seconds)
+
+
+def _header_checksum(path: Path) -> str | None:
+    """The checksum a payload file claims, from its first line alone (None if absent)."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.readline()
+    except FileNotFoundError:
+        return None
+    _, _, tail = header.rstrip(b"\n").rpartition(b"sha256=")
+    return tail.decode("ascii", errors="replace") or None

@@ -1,24 +1,17 @@
 from __future__ import annotations
 
-import json
 import multiprocessing
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from cache_store import CacheManager, Outcome, SourceStat
 
+from .conftest import Clock
+
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en", "beam_size": 5}
 RESULT = {"language": "en", "segments": [{"start": 0.0, "end": 1.5, "text": "hello"}]}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def test_spec_api_round_trip(tmp_path: Path) -> None:
@@ -50,9 +43,8 @@ def test_miss_reason_names_changed_setting(
 
 
 def test_expired_after_ttl_with_injected_clock(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, clock: Clock
 ) -> None:
-    clock = Clock()
     cache = CacheManager(tmp_path, ttl_days=90, clock=clock)
     cache.set_asr_result("a" * 64, CONFIG, RESULT)
     clock.now += timedelta(days=89)
@@ -72,9 +64,7 @@ def test_corrupted_payload_is_quarantined_never_served(
     cache.set_asr_result("a" * 64, CONFIG, RESULT)
     key = cache.asr_key("a" * 64, CONFIG)
     payload = tmp_path / "asr" / f"{key.digest}.json"
-    doc = json.loads(payload.read_text())
-    doc["data"]["segments"][0]["text"] = "tampered"
-    payload.write_text(json.dumps(doc))
+    payload.write_bytes(payload.read_bytes().replace(b'"hello"', b'"tampered"'))
     lookup = cache.get(key)
     assert lookup.outcome is Outcome.CORRUPTED and lookup.data is None
     assert "checksum mismatch" in lookup.reason
