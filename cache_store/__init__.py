@@ -15,6 +15,7 @@ from ._maintenance import (
     invalidate,
     list_largest,
     rebuild_index,
+    record_snapshot,
     stats,
     validate,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "invalidate",
     "list_largest",
     "rebuild_index",
+    "record_snapshot",
     "stats",
     "validate",
 ]

@@ -7,6 +7,7 @@ holds ``cleanup.lock`` for its whole run, so two cleanups never both trim for th
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ __all__ = [
     "invalidate",
     "list_largest",
     "rebuild_index",
+    "record_snapshot",
     "row_from_document",
     "stats",
     "validate",
@@ -189,6 +191,15 @@ def stats(
         daily=tuple(DayStats(d, layer, h, m, round(sv, 3)) for d, layer, h, m, sv in daily),
         cost_per_gpu_minute=cost_per_gpu_minute,
     )
+
+
+def record_snapshot(cache: CacheManager, snapshot: CacheStats) -> None:
+    """Keep a stats snapshot in the index, for trends beyond the event window."""
+    with cache.index.session() as s:
+        s.con.execute(
+            "INSERT INTO stats_snapshots VALUES (?, ?)",
+            [snapshot.generated_at, json.dumps(snapshot.to_json(), default=str)],
+        )
 
 
 # --- cleanup --------------------------------------------------------------------------------

@@ -131,7 +131,11 @@ class CacheManager:
 
     # --- generic layer access -------------------------------------------------------------
     def get(self, key: CacheKey) -> Lookup:
-        lookup = self._lookup(key)
+        return self.note(self._lookup(key))
+
+    def note(self, lookup: Lookup) -> Lookup:
+        """Log a lookup and record it in the event log (``get`` does this for its own)."""
+        key = lookup.key
         label, short = _LABEL.get(key.layer, key.layer), key.digest[:8]
         if lookup.hit:
             log.info("%s cache HIT: %s... (saves %.1f s)", label, short, lookup.saved_seconds)

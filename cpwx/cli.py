@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import logging
 import os
 import sys
 import threading
@@ -15,19 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cache_store import IndexBusyError, PayloadError
-from engines.asr import AlignmentNotReadyError, WhisperxEngine
-from engines.media import MediaError, probe
-from engines.models import ModelNotFoundError
-from engines.translate import TranslationError
+from engines.asr import WhisperxEngine
+from engines.media import probe
 
+from .cache_cli import app as cache_app
+from .console import USER_ERRORS, configure_logging, err, fail
 from .job import (
     WORKFLOWS,
-    JobError,
     JobRequest,
     JobResult,
     NeedsCompute,
@@ -35,7 +31,7 @@ from .job import (
     set_progress_listener,
 )
 from .pipeline import JOB_LOGGERS, run_pipeline, run_stage
-from .settings import ConfigError, Settings, load_settings
+from .settings import Settings, load_settings
 
 app = typer.Typer(
     name="cpwx",
@@ -45,43 +41,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+app.add_typer(cache_app, name="cache")
 
 
 @app.callback()
 def _root() -> None:
     """Subtitle films; every later job on the same media reuses the cache."""
-
-
-USER_ERRORS = (
-    ConfigError,
-    JobError,
-    MediaError,
-    ModelNotFoundError,
-    TranslationError,
-    PayloadError,
-    IndexBusyError,
-    AlignmentNotReadyError,
-)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]cpwx: error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _configure_logging(debug: bool) -> None:
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", ",".join(JOB_LOGGERS))
-    if not debug:
-        # Prefect still records every log line for the UI; the terminal shows progress instead.
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    else:
-        logging.basicConfig(
-            level=logging.INFO,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        )
 
 
 @contextlib.contextmanager
@@ -232,9 +197,9 @@ def run(
     debug: Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")] = False,
 ) -> None:
     """Subtitle one film: a first run computes, every later run reuses the cache."""
-    _configure_logging(debug)
+    configure_logging(debug, JOB_LOGGERS)
     if workflow not in WORKFLOWS:
-        raise _fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
+        raise fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
     try:
         settings = load_settings()
         request = JobRequest(
@@ -252,11 +217,11 @@ def run(
     except USER_ERRORS as exc:
         if debug:
             raise
-        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     except Exception as exc:
         if debug:
             raise
-        raise _fail(f"{type(exc).__name__}: {exc} (run with --debug for details)") from None
+        raise fail(f"{type(exc).__name__}: {exc} (run with --debug for details)") from None
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -28,11 +28,10 @@ class Settings(BaseSettings):
     cache_dir: Path = Path("~/.cp-whisperx/cache")
     cache_max_size_gb: float = Field(50.0, gt=0)
     cache_audio_fingerprints: bool = True
-    cache_model_weights: bool = True
     cache_asr_results: bool = True
     cache_translations: bool = True
     cache_ttl_days: int = Field(90, ge=1)
-    cache_log_hits: bool = True
+    cache_cost_per_gpu_minute: float = Field(0.05, ge=0)  # spec: $0.50 per 10 min of GPU
 
     # --- ASR ---
     whisper_model: str = "tiny.en"

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from cpwx.job import JobRequest, Workflow, prepare
 from cpwx.pipeline import run_pipeline
+from cpwx.report import job_markdown
 from cpwx.settings import load_settings
 from tasks import asr_task, demux_task, fingerprint_task, subtitles_task, translation_task
 
@@ -65,6 +67,12 @@ def subtitle_job(
     plan = prepare(request, load_settings())
     plan.job_id = str(flow_run.id)
     try:
-        return run_pipeline(plan, _as_task, orchestration="prefect").to_json()
+        result = run_pipeline(plan, _as_task, orchestration="prefect")
     finally:
         plan.close()
+    create_markdown_artifact(
+        key="cache-report",
+        markdown=job_markdown(result),
+        description="Cache hit or miss per stage, and the time it saved",
+    )
+    return result.to_json()

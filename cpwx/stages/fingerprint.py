@@ -21,9 +21,8 @@ def run(plan: JobPlan, known: str | None) -> tuple[AudioFingerprint, StageReport
     key = CacheManager.fingerprint_key(fingerprint.audio_hash)
     if known is None:
         outcome = Outcome.MISS if plan.store.enabled else Outcome.BYPASSED
-        lookup = Lookup(
-            key, outcome, reason="source not seen in this state (new file, or size/mtime changed)"
-        )
+        reason = "source not seen in this state (new file, or size/mtime changed)"
+        lookup = plan.store.note(Lookup(key, outcome, reason=reason))
     plan.store.set_fingerprint(fingerprint, time.perf_counter() - started)
     plan.store.record_source(plan.media, plan.source_stat, fingerprint.audio_hash)
     return fingerprint, StageReport.of(lookup, started)

@@ -1,0 +1,59 @@
+"""What every ``cpwx`` command shares: the stderr console, one-line errors, logging setup."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from cache_store import ArchiveError, CacheManager, IndexBusyError, PayloadError
+from engines.asr import AlignmentNotReadyError
+from engines.media import MediaError
+from engines.models import ModelNotFoundError
+from engines.translate import TranslationError
+
+from .job import JobError
+from .settings import ConfigError, Settings
+
+__all__ = ["USER_ERRORS", "configure_logging", "err", "fail", "store_for"]
+
+err = Console(stderr=True)
+
+# Exceptions whose message is a complete one-line explanation for the user.
+USER_ERRORS = (
+    ConfigError,
+    JobError,
+    MediaError,
+    ModelNotFoundError,
+    TranslationError,
+    PayloadError,
+    IndexBusyError,
+    AlignmentNotReadyError,
+    ArchiveError,
+)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]cpwx: error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def configure_logging(debug: bool, loggers: tuple[str, ...]) -> None:
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", ",".join(loggers))
+    if not debug:
+        # Prefect still records every log line for the UI; the terminal shows progress instead.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    else:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        )
+
+
+def store_for(settings: Settings) -> CacheManager:
+    return CacheManager(settings.cache_path, ttl_days=settings.cache_ttl_days)
