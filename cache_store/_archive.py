@@ -48,8 +48,7 @@ class ImportReport:
 
 def export_archive(cache: CacheManager, target: Path, layers: tuple[str, ...] = Layer.ALL) -> int:
     """Write the entries of ``layers`` to ``target`` (tar.gz); returns how many."""
-    cache.ingest()
-    with cache.index.session() as s:
+    with cache.session() as s:
         rows = s.rows("cache_type IN (SELECT unnest(?))", [list(layers)], "ORDER BY file_path")
     manifest = {
         "format": FORMAT,
@@ -169,7 +168,7 @@ def import_archive(cache: CacheManager, archive: Path) -> ImportReport:
         staging = Path(tmp)
         _unpack(archive, staging)
         verified = _verified_rows(staging)
-        with cache.index.session() as s:
+        with cache.session() as s:
             existing = {
                 r[0]
                 for r in s.con.execute(
@@ -183,7 +182,7 @@ def import_archive(cache: CacheManager, archive: Path) -> ImportReport:
             for row, path in fresh
         ]
         try:
-            with cache.index.session() as s:
+            with cache.session() as s, cache.payload_lock():
                 for item in staged:
                     item.commit()
                 s.upsert(row for row, _ in fresh)

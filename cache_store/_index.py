@@ -23,7 +23,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-__all__ = ["SCHEMA_VERSION", "Index", "IndexBusyError", "IndexRow", "IndexSession"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Index",
+    "IndexBusyError",
+    "IndexRow",
+    "IndexSession",
+    "row_from_json",
+    "row_to_json",
+]
 
 SCHEMA_VERSION = 1
 
@@ -80,6 +88,20 @@ class IndexRow:
 COLUMNS = tuple(f.name for f in fields(IndexRow))
 _COLS = ", ".join(COLUMNS)
 _EVENT_COLUMNS = ("ts", "layer", "cache_key", "outcome", "reason_kind", "reason", "saved_seconds")
+
+
+def row_to_json(row: IndexRow) -> dict[str, Any]:
+    out = {c: getattr(row, c) for c in COLUMNS}
+    out["created_at"] = row.created_at.isoformat()
+    out["last_accessed"] = row.last_accessed.isoformat()
+    return out
+
+
+def row_from_json(d: dict[str, Any]) -> IndexRow:
+    fields_ = {c: d[c] for c in COLUMNS}
+    fields_["created_at"] = datetime.fromisoformat(d["created_at"])
+    fields_["last_accessed"] = datetime.fromisoformat(d["last_accessed"])
+    return IndexRow(**fields_)
 
 
 def _row(values: tuple[Any, ...]) -> IndexRow:
@@ -223,7 +245,3 @@ class Index:
     def get(self, cache_key: str) -> IndexRow | None:
         with self.session() as s:
             return s.get(cache_key)
-
-    def keys(self) -> set[str]:
-        with self.session() as s:
-            return {r[0] for r in s.con.execute("SELECT cache_key FROM cache_index").fetchall()}

@@ -129,10 +129,9 @@ def stats(
     max_bytes: int = 50 << 30,
     cost_per_gpu_minute: float = 0.05,
 ) -> CacheStats:
-    cache.ingest()
     now = cache.now()
     since = now - timedelta(days=days)
-    with cache.index.session() as s:
+    with cache.session() as s:
         sizes = {
             layer: (n, b)
             for layer, n, b in s.con.execute(
@@ -195,7 +194,7 @@ def stats(
 
 def record_snapshot(cache: CacheManager, snapshot: CacheStats) -> None:
     """Keep a stats snapshot in the index, for trends beyond the event window."""
-    with cache.index.session() as s:
+    with cache.session() as s:
         s.con.execute(
             "INSERT INTO stats_snapshots VALUES (?, ?)",
             [snapshot.generated_at, json.dumps(snapshot.to_json(), default=str)],
@@ -241,11 +240,10 @@ def cleanup(
 ) -> CleanupReport:
     """TTL expiry, then usage (``keep_top``), then the size cap. Models are never removed."""
     with _exclusive(cache.root / "cleanup.lock"):
-        cache.ingest()
         now = cache.now()
         cutoff = now - timedelta(days=days if days is not None else cache.ttl_days)
         pinned = dir_usage(cache.models_dir)[0] + dir_usage(cache.root / GLOSSARY_DIR)[0]
-        with cache.index.session() as s:
+        with cache.session() as s:
             total = s.con.execute("SELECT coalesce(sum(file_size), 0) FROM cache_index").fetchone()
             payload_bytes = int(total[0]) if total else 0
             expired = s.con.execute(
@@ -304,7 +302,7 @@ def cleanup(
 def clear(cache: CacheManager, layers: tuple[str, ...]) -> dict[str, int]:
     """Remove whole layers; returns entries (or files, for models and glossary) removed."""
     removed: dict[str, int] = {}
-    with cache.index.session() as s:
+    with cache.session() as s:
         for layer in layers:
             if layer in Layer.ALL:
                 n = s.con.execute(
@@ -325,7 +323,7 @@ def clear(cache: CacheManager, layers: tuple[str, ...]) -> dict[str, int]:
 def invalidate(cache: CacheManager, audio_hash: str) -> dict[str, int]:
     """The spec's cascade: an audio hash takes its fingerprint, ASR and translations with it.
     Learned glossaries stay: they are history, not derived data."""
-    with cache.index.session() as s:
+    with cache.session() as s:
         rows = s.rows("audio_hash = ?", [audio_hash])
     removed = set(cache.remove((r.cache_key, cache.root / r.file_path, None) for r in rows))
     for source in (cache.root / "sources").glob("*.json"):
@@ -344,7 +342,7 @@ def invalidate(cache: CacheManager, audio_hash: str) -> dict[str, int]:
 
 def list_largest(cache: CacheManager, top: int = 20) -> list[tuple[str, str, int]]:
     """(layer, key or model folder, bytes), largest first; model folders included."""
-    with cache.index.session() as s:
+    with cache.session() as s:
         entries = [
             (layer, key, int(size))
             for layer, key, size in s.con.execute(
@@ -478,15 +476,14 @@ def validate(cache: CacheManager, fix: bool = False) -> ValidationReport:
     ``fix`` quarantines damaged payloads, drops rows without a good payload, adopts valid
     payloads the index lost, and removes temp files left by killed writers.
     """
-    cache.ingest()
-    with cache.index.session() as s:
+    with cache.session() as s:
         rows = {r.file_path: r for r in s.rows()}
     stamp = cache.now().strftime("%Y%m%dT%H%M%S%f")
     indexed, doomed = _check_indexed(cache, rows, fix, stamp)
     orphans, adopt = _check_orphans(cache, rows, fix, stamp)
     problems = (*indexed, *orphans, *_stale_temps(cache, fix))
     if fix and (doomed or adopt):
-        with cache.index.session() as s:
+        with cache.session() as s:
             s.delete(doomed)
             s.upsert(adopt)
     return ValidationReport(checked=len(rows), problems=problems, fixed=fix)

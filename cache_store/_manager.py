@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ._index import Index, IndexRow
+from ._index import Index, IndexRow, IndexSession, row_from_json, row_to_json
 from ._journal import Journal
 from ._keys import CacheKey, Layer, explain_difference
 from ._payloads import PayloadError, encode, quarantine, read_verified, stage
@@ -146,6 +148,7 @@ class CacheManager:
             )
         self.journal.append(
             {
+                "kind": "event",
                 "ts": _iso(self.now()),
                 "layer": key.layer,
                 "cache_key": key.digest,
@@ -169,7 +172,7 @@ class CacheManager:
             return self._missing(key)
         except PayloadError as exc:
             moved = quarantine(path, self.quarantine_dir, self.now().strftime("%Y%m%dT%H%M%S%f"))
-            with self.index.session() as s:
+            with self.session() as s:
                 s.delete([key.digest])
             return Lookup(key, Outcome.CORRUPTED, reason=f"{exc}; quarantined to {moved}")
         if self.now() - _parse(document["created_at"]) > timedelta(days=self.ttl_days):
@@ -210,24 +213,20 @@ class CacheManager:
             compute_seconds=round(compute_seconds, 3),
             metadata={"key_parts": dict(key.parts)},
         )
-        try:
-            # Rename and row together under the index lock: a cleanup deciding what to remove
-            # sees both or neither.
-            with self.index.session() as s:
-                staged.commit()
-                s.upsert([row])
-        except BaseException:
-            staged.discard()
-            raise
+        # The payload is the truth and goes in first; its row reaches the index through the
+        # journal, so a write never waits for the index (one DuckDB writer at a time, ~15 ms).
+        with self.payload_lock():
+            staged.commit()
+        self.journal.append({"kind": "row", **row_to_json(row)})
 
     def remove(self, entries: Iterable[tuple[str, Path, str | None]]) -> list[str]:
         """Remove entries given as (key, payload path, checksum seen or None for any).
 
-        Runs under the index lock, as ``put`` does, so an entry rewritten since it was seen
-        (its file now claims another checksum) is left alone. Returns the keys removed.
+        Runs under the payload lock, as ``put``'s rename does, so an entry rewritten since it
+        was seen (its file now claims another checksum) is left alone. Returns the keys removed.
         """
         removed: list[str] = []
-        with self.index.session() as s:
+        with self.session() as s, self.payload_lock():
             for digest, path, seen in entries:
                 if seen is not None and _header_checksum(path) not in (seen, None):
                     continue
@@ -250,9 +249,7 @@ class CacheManager:
     def _missing(self, key: CacheKey) -> Lookup:
         """No payload: a plain miss, explained against the newest entry for the same audio,
         or damage if the index still lists this very key."""
-        if not self.index.path.exists():
-            return Lookup(key, Outcome.MISS, reason="new content")
-        with self.index.session() as s:
+        with self.session() as s:
             if s.get(key.digest) is not None:
                 s.delete([key.digest])
                 return Lookup(key, Outcome.CORRUPTED, reason="payload file missing")
@@ -270,17 +267,41 @@ class CacheManager:
         stored = others[0].metadata.get("key_parts", {})
         return Lookup(key, Outcome.MISS, reason=explain_difference(key.parts, stored))
 
-    def ingest(self) -> int:
-        """Move journaled events into the index; returns how many."""
+    @contextmanager
+    def session(self) -> Iterator[IndexSession]:
+        """An index session with every journaled row and event applied first."""
         records = self.journal.drain()
         try:
             with self.index.session() as s:
-                s.add_events(records)
+                latest = {r["cache_key"]: r for r in records if r.get("kind") == "row"}
+                s.upsert(row_from_json(r) for r in latest.values())
+                s.add_events([r for r in records if r.get("kind") == "event"])
+                yield s
         except BaseException:
-            for record in records:  # keep them for the next ingest
+            for record in records:  # not stored: keep them for the next session
                 self.journal.append(record)
             raise
-        return len(records)
+
+    def keys(self) -> set[str]:
+        """Every key in the index (journaled writes included)."""
+        with self.session() as s:
+            return {r[0] for r in s.con.execute("SELECT cache_key FROM cache_index").fetchall()}
+
+    def ingest(self) -> None:
+        """Apply journaled rows and events to the index now."""
+        with self.session():
+            pass
+
+    @contextmanager
+    def payload_lock(self) -> Iterator[None]:
+        """Held while a payload is renamed in or removed: the two never interleave."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "payloads.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     # --- stat fast path (layer 1) ---------------------------------------------------------
     def _source_file(self, stat: SourceStat) -> Path:

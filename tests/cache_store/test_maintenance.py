@@ -72,21 +72,21 @@ def test_cleanup_ttl_usage_and_size_cap(tmp_path: Path, clock: Clock) -> None:
         cache.set_asr_result(f"{i}" * 64, CONFIG, _result(200), compute_seconds=1.0)
     cache.set_asr_result("9" * 64, CONFIG, _result(200), compute_seconds=500.0)
     dry = cleanup(cache, max_bytes=1 << 40, dry_run=True)
-    assert dry.expired == 1 and len(cache.index.keys()) == 7
+    assert dry.expired == 1 and len(cache.keys()) == 7
     done = cleanup(cache, max_bytes=1 << 40)
-    assert done.expired == 1 and len(cache.index.keys()) == 6
+    assert done.expired == 1 and len(cache.keys()) == 6
     per_entry = tmp_path / "asr" / f"{CacheManager.asr_key('9' * 64, CONFIG).digest}.json"
     size = per_entry.stat().st_size
     capped = cleanup(cache, max_bytes=1000 + 3 * size + 10)
     assert capped.evicted_for_size == 3
-    survivors = cache.index.keys()
+    survivors = cache.keys()
     assert CacheManager.asr_key("9" * 64, CONFIG).digest in survivors  # costly one outlives
     assert (tmp_path / "models" / "whisperx" / "big" / "model.bin").exists()
     assert capped.bytes_after <= 1000 + 3 * size + 10
     cache.get_asr_result("9" * 64, CONFIG)
     kept = cleanup(cache, max_bytes=1 << 40, keep_top=1)
     assert kept.evicted_by_usage == 2
-    assert cache.index.keys() == {CacheManager.asr_key("9" * 64, CONFIG).digest}
+    assert cache.keys() == {CacheManager.asr_key("9" * 64, CONFIG).digest}
 
 
 CAP, ENTRY_MAX = 40_000, 2_000
@@ -133,7 +133,7 @@ def test_clear_layers_and_keep_models(tmp_path: Path) -> None:
     (tmp_path / "models" / "whisperx" / "m").mkdir(parents=True)
     (tmp_path / "models" / "whisperx" / "m" / "model.bin").write_bytes(b"m")
     assert clear(cache, ("asr",)) == {"asr": 1}
-    assert not (tmp_path / "asr").exists() and cache.index.keys() == set()
+    assert not (tmp_path / "asr").exists() and cache.keys() == set()
     assert (tmp_path / "models" / "whisperx" / "m" / "model.bin").exists()
     assert clear(cache, ("models",)) == {"models": 1}
     assert not (tmp_path / "models").exists()
@@ -176,7 +176,7 @@ def test_validate_finds_and_fixes_damage(tmp_path: Path) -> None:
     raw[-5] ^= 1
     paths["a"].write_bytes(bytes(raw))  # corrupted
     paths["b"].unlink()  # missing
-    with cache.index.session() as s:
+    with cache.session() as s:
         s.delete([paths["c"].stem])  # orphan (valid payload, no row)
     temp = tmp_path / "asr" / ".x.json.1.tmp"
     temp.write_text("partial")
@@ -195,10 +195,10 @@ def test_rebuild_index_from_payloads_alone(tmp_path: Path) -> None:
     cache = CacheManager(tmp_path)
     for c in "abc":
         cache.set_asr_result(c * 64, CONFIG, _result(), compute_seconds=7.0)
-    before = cache.index.keys()
+    before = cache.keys()
     cache.index.path.write_bytes(b"this is not a database")
     assert rebuild_index(CacheManager(tmp_path)) == (3, 0)
     fresh = CacheManager(tmp_path)
-    assert fresh.index.keys() == before
+    assert fresh.keys() == before
     assert validate(fresh).ok
     assert fresh.get(fresh.asr_key("a" * 64, CONFIG)).saved_seconds == 7.0

@@ -126,7 +126,7 @@ def test_two_processes_write_one_cache_dir(tmp_path: Path) -> None:
         p.join(timeout=300)
         assert p.exitcode == 0
     cache = CacheManager(tmp_path)
-    assert len(cache.index.keys()) == 120
+    assert len(cache.keys()) == 120
     for prefix in ("aaaa", "bbbb"):
         for i in range(60):
             assert cache.get_asr_result(f"{prefix}{i:060d}", CONFIG) == RESULT

@@ -71,16 +71,16 @@ def test_clear_asks_then_keeps_models(store: CacheManager, cli_env: dict[str, st
 
 def test_cleanup_dry_run_ttl_and_cap(store: CacheManager, cli_env: dict[str, str]) -> None:
     dry = run_cli("cache", "cleanup", "--days", "0", "--dry-run", "--json", env=cli_env)
-    assert dry.code == 0 and dry.json["expired"] == 2 and len(store.index.keys()) == 2
+    assert dry.code == 0 and dry.json["expired"] == 2 and len(store.keys()) == 2
     capped = run_cli(
         "cache", "cleanup", "--json", env={**cli_env, "CACHE_MAX_SIZE_GB": str(6000 / (1 << 30))}
     )
     assert capped.json["evicted_for_size"] >= 1
     # The entry that saved 90 s of compute outlives the 30 s one of the same size.
-    assert store.index.keys() == {store.asr_key("a" * 64, CONFIG).digest}
+    assert store.keys() == {store.asr_key("a" * 64, CONFIG).digest}
     assert (Path(cli_env["CACHE_DIR"]) / "models" / "whisperx" / "large-v3").exists()
     usage = run_cli("cache", "cleanup", "--by-usage", "--keep-top", "0", "--json", env=cli_env)
-    assert usage.json["evicted_by_usage"] == 1 and store.index.keys() == set()
+    assert usage.json["evicted_by_usage"] == 1 and store.keys() == set()
 
 
 def test_export_import_and_hostile_archive(
