@@ -33,7 +33,10 @@ MAX_TOTAL_BYTES = 64 << 30
 MAX_MEMBERS = 2_000_000
 # A gzip stream rarely expands JSON more than ~20x; far beyond that is a decompression bomb.
 MAX_EXPANSION = 200
-_NAME = re.compile(rf"^(?:{MANIFEST}|(?:{'|'.join(Layer.ALL)})/[0-9a-f]{{64}}\.json)$")
+_LAYERS = "|".join(Layer.ALL)
+_NAME = re.compile(
+    rf"^(?:{MANIFEST}|(?:{_LAYERS})/(?P<s>[0-9a-f]{{2}})/(?P=s)[0-9a-f]{{62}}\.json)$"
+)
 
 
 class ArchiveError(Exception):
@@ -138,7 +141,7 @@ def _verified_rows(staging: Path) -> list[tuple[IndexRow, Path]]:
         for r in manifest.get("rows", [])
         if isinstance(r, dict) and isinstance(r.get("file_path"), str)
     }
-    present = {f"{p.parent.name}/{p.name}" for p in staging.glob("*/*.json")}
+    present = {str(p.relative_to(staging)) for p in staging.glob("*/*/*.json")}
     if set(listed) != present:
         raise _refuse("manifest and payload files disagree")
     out = []
@@ -150,7 +153,7 @@ def _verified_rows(staging: Path) -> list[tuple[IndexRow, Path]]:
             raise _refuse(f"{rel}: {exc}") from exc
         if checksum != entry.get("checksum") or document.get("cache_key") != Path(rel).stem:
             raise _refuse(f"{rel}: checksum or key does not match the manifest")
-        if document.get("layer") != Path(rel).parent.name:
+        if document.get("layer") != Path(rel).parts[0]:
             raise _refuse(f"{rel}: payload is for another layer")
         try:
             row = row_from_document(document, checksum, path.stat().st_size, rel)

@@ -403,7 +403,7 @@ def _payload_files(cache: CacheManager) -> Iterator[Path]:
     for layer in Layer.ALL:
         folder = cache.root / layer
         if folder.exists():
-            yield from folder.glob("*.json")
+            yield from folder.glob("*/*.json")
 
 
 def _check(path: Path, expected_key: str | None = None) -> tuple[dict[str, Any], str]:
@@ -411,7 +411,9 @@ def _check(path: Path, expected_key: str | None = None) -> tuple[dict[str, Any],
     key = document.get("cache_key")
     if key != path.stem or (expected_key is not None and key != expected_key):
         raise PayloadError(f"payload names key {str(key)[:8]}, file is {path.stem[:8]}")
-    if document.get("layer") != path.parent.name:
+    if path.parent.name != path.stem[:2]:
+        raise PayloadError("payload is in the wrong shard")
+    if document.get("layer") != path.parent.parent.name:
         raise PayloadError(f"payload says layer {document.get('layer')!r}")
     return document, checksum
 
@@ -434,7 +436,7 @@ def _check_indexed(
             problems.append(Problem("corrupted", rel, str(exc)))
             doomed.append(row.cache_key)
             if fix:
-                quarantine(path, cache.quarantine_dir, stamp)
+                quarantine(path, cache.quarantine_dir / path.parent.parent.name, stamp)
     return problems, doomed
 
 
@@ -444,7 +446,7 @@ def _check_orphans(
     problems: list[Problem] = []
     adopt: list[IndexRow] = []
     for path in _payload_files(cache):
-        rel = f"{path.parent.name}/{path.name}"
+        rel = str(path.relative_to(cache.root))
         if rel in rows:
             continue
         try:
@@ -452,7 +454,7 @@ def _check_orphans(
         except PayloadError as exc:
             problems.append(Problem("corrupted", rel, f"orphan: {exc}"))
             if fix:
-                quarantine(path, cache.quarantine_dir, stamp)
+                quarantine(path, cache.quarantine_dir / path.parent.parent.name, stamp)
             continue
         problems.append(Problem("orphan payload", rel, "valid, not in the index"))
         adopt.append(row_from_document(document, checksum, path.stat().st_size, rel))
@@ -462,7 +464,7 @@ def _check_orphans(
 def _stale_temps(cache: CacheManager, fix: bool) -> list[Problem]:
     problems = []
     for layer in Layer.ALL:
-        for temp in (cache.root / layer).glob(".*.tmp"):
+        for temp in (cache.root / layer).rglob(".*.tmp"):
             if time.time() - temp.stat().st_mtime > 3600:
                 problems.append(Problem("stale temp file", str(temp.relative_to(cache.root))))
                 if fix:
@@ -502,11 +504,11 @@ def rebuild_index(cache: CacheManager) -> tuple[int, int]:
             document, checksum = _check(path)
             rows.append(
                 row_from_document(
-                    document, checksum, path.stat().st_size, f"{path.parent.name}/{path.name}"
+                    document, checksum, path.stat().st_size, str(path.relative_to(cache.root))
                 )
             )
         except PayloadError:
-            quarantine(path, cache.quarantine_dir, stamp)
+            quarantine(path, cache.quarantine_dir / path.parent.parent.name, stamp)
             bad += 1
     fresh = cache.index.path.with_name("index.rebuild.duckdb")
     fresh.unlink(missing_ok=True)

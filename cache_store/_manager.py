@@ -128,8 +128,14 @@ class CacheManager:
         """The injected clock, as naive UTC (the index's timestamps)."""
         return self.clock().astimezone(UTC).replace(tzinfo=None)
 
+    @staticmethod
+    def payload_rel(key: CacheKey) -> str:
+        """``<layer>/<2 hex>/<key>.json``: 256 shards keep directories small, and so keep
+        unlinks and lookups fast at millions of entries."""
+        return f"{key.layer}/{key.digest[:2]}/{key.digest}.json"
+
     def payload_path(self, key: CacheKey) -> Path:
-        return self.root / key.layer / f"{key.digest}.json"
+        return self.root / self.payload_rel(key)
 
     # --- generic layer access -------------------------------------------------------------
     def get(self, key: CacheKey) -> Lookup:
@@ -171,7 +177,9 @@ class CacheManager:
         except FileNotFoundError:
             return self._missing(key)
         except PayloadError as exc:
-            moved = quarantine(path, self.quarantine_dir, self.now().strftime("%Y%m%dT%H%M%S%f"))
+            moved = quarantine(
+                path, self.quarantine_dir / key.layer, self.now().strftime("%Y%m%dT%H%M%S%f")
+            )
             with self.session() as s:
                 s.delete([key.digest])
             return Lookup(key, Outcome.CORRUPTED, reason=f"{exc}; quarantined to {moved}")
@@ -203,7 +211,7 @@ class CacheManager:
             cache_key=key.digest,
             cache_type=key.layer,
             audio_hash=key.audio_hash,
-            file_path=f"{key.layer}/{key.digest}.json",
+            file_path=self.payload_rel(key),
             file_size=staged.size,
             checksum=checksum,
             created_at=now,

@@ -105,11 +105,11 @@ def stage(final: Path, data: bytes, checksum: str) -> StagedPayload:
     return StagedPayload(Path(tmp), final, checksum, len(data))
 
 
-def quarantine(path: Path, quarantine_dir: Path, stamp: str) -> Path | None:
+def quarantine(path: Path, folder: Path, stamp: str) -> Path | None:
     """Move a damaged payload aside, so it is never served and can still be inspected."""
     if not path.exists():
         return None
-    target = quarantine_dir / path.parent.name / f"{path.name}.{stamp}"
+    target = folder / f"{path.name}.{stamp}"
     target.parent.mkdir(parents=True, exist_ok=True)
     path.replace(target)
     return target

@@ -80,10 +80,10 @@ HOSTILE: dict[str, Callable[[Path, Path], Path]] = {
     "absolute path": lambda a, t: _tar(t / "x.tgz", [(_info("/etc/cpwx-owned"), b"x")]),
     "dot-dot": lambda a, t: _tar(t / "x.tgz", [(_info("asr/../../escape.json"), b"x")]),
     "symlink": lambda a, t: _tar(
-        t / "x.tgz", [(_info("asr/" + "a" * 64 + ".json", tarfile.SYMTYPE, "/etc/passwd"), None)]
+        t / "x.tgz", [(_info("asr/aa/" + "a" * 64 + ".json", tarfile.SYMTYPE, "/etc/passwd"), None)]
     ),
     "hardlink": lambda a, t: _tar(
-        t / "x.tgz", [(_info("asr/" + "a" * 64 + ".json", tarfile.LNKTYPE, "/etc/passwd"), None)]
+        t / "x.tgz", [(_info("asr/aa/" + "a" * 64 + ".json", tarfile.LNKTYPE, "/etc/passwd"), None)]
     ),
     "device file": lambda a, t: _tar(t / "x.tgz", [(_info("asr/dev", tarfile.CHRTYPE), None)]),
     "pickle payload": lambda a, t: _rebuilt(
@@ -139,7 +139,8 @@ class _Zeros(io.RawIOBase):
 def _zeros_archive(path: Path, sizes: list[int]) -> Path:
     with gzip.open(path, "wb", compresslevel=9) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for n, size in enumerate(sizes):
-            info = _info(f"asr/{n:064x}.json")
+            name = f"{n:064x}"
+            info = _info(f"asr/{name[:2]}/{name}.json")
             info.size = size
             tar.addfile(info, io.BufferedReader(_Zeros()))
     return path

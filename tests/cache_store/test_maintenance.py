@@ -75,7 +75,7 @@ def test_cleanup_ttl_usage_and_size_cap(tmp_path: Path, clock: Clock) -> None:
     assert dry.expired == 1 and len(cache.keys()) == 7
     done = cleanup(cache, max_bytes=1 << 40)
     assert done.expired == 1 and len(cache.keys()) == 6
-    per_entry = tmp_path / "asr" / f"{CacheManager.asr_key('9' * 64, CONFIG).digest}.json"
+    per_entry = cache.payload_path(CacheManager.asr_key("9" * 64, CONFIG))
     size = per_entry.stat().st_size
     capped = cleanup(cache, max_bytes=1000 + 3 * size + 10)
     assert capped.evicted_for_size == 3

@@ -21,7 +21,7 @@ def test_spec_api_round_trip(tmp_path: Path) -> None:
     assert cache.get_asr_result("a" * 64, CONFIG) == RESULT
     lookup = cache.get(cache.asr_key("a" * 64, CONFIG))
     assert lookup.hit and lookup.saved_seconds == 12.5
-    assert (tmp_path / "asr" / f"{lookup.key.digest}.json").is_file()
+    assert cache.payload_path(lookup.key).is_file()
     assert (tmp_path / "index.duckdb").is_file()
 
 
@@ -53,7 +53,7 @@ def test_expired_after_ttl_with_injected_clock(
     lookup = cache.get(cache.asr_key("a" * 64, CONFIG))
     assert lookup.outcome is Outcome.EXPIRED
     assert "ASR cache EXPIRED" in caplog.text
-    assert not any((tmp_path / "asr").iterdir())
+    assert not list((tmp_path / "asr").rglob("*.json"))
     assert cache.get(lookup.key).outcome is Outcome.MISS
 
 
@@ -63,7 +63,7 @@ def test_corrupted_payload_is_quarantined_never_served(
     cache = CacheManager(tmp_path)
     cache.set_asr_result("a" * 64, CONFIG, RESULT)
     key = cache.asr_key("a" * 64, CONFIG)
-    payload = tmp_path / "asr" / f"{key.digest}.json"
+    payload = cache.payload_path(key)
     payload.write_bytes(payload.read_bytes().replace(b'"hello"', b'"tampered"'))
     lookup = cache.get(key)
     assert lookup.outcome is Outcome.CORRUPTED and lookup.data is None
@@ -78,7 +78,7 @@ def test_missing_payload_is_a_miss(tmp_path: Path) -> None:
     cache = CacheManager(tmp_path)
     cache.set_asr_result("a" * 64, CONFIG, RESULT)
     key = cache.asr_key("a" * 64, CONFIG)
-    (tmp_path / "asr" / f"{key.digest}.json").unlink()
+    cache.payload_path(key).unlink()
     assert cache.get(key).outcome is Outcome.CORRUPTED
 
 

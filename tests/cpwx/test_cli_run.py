@@ -158,7 +158,7 @@ def test_corrupted_asr_payload_is_recomputed_and_quarantined(
     env = _server_env(cli_env, prefect_server)
     first = run_cli("run", str(media_copy), "--json", env=env).json
     cache = Path(cli_env["CACHE_DIR"])
-    (payload,) = (cache / "asr").glob("*.json")
+    (payload,) = (cache / "asr").glob("*/*.json")
     data = bytearray(payload.read_bytes())
     data[len(data) // 2] ^= 0x55
     payload.write_bytes(bytes(data))
