@@ -50,7 +50,7 @@ def _entry(cache: cs.CacheManager, i: int, created: datetime) -> tuple[dict[str,
         "cache_key": key.digest,
         "cache_type": "asr",
         "audio_hash": f"{i:064x}",
-        "file_path": f"asr/{key.digest}.json",
+        "file_path": cache.payload_rel(key),
         "file_size": len(raw),
         "checksum": checksum,
         "created_at": created,
@@ -68,7 +68,8 @@ def build(cache: cs.CacheManager, entries: int, expired: int, sample: list[int])
     now = cache.now()
     with_files = set(sample) | set(range(expired))
     batch: list[dict[str, object]] = []
-    (cache.root / "asr").mkdir(parents=True, exist_ok=True)
+    for shard in range(256):
+        (cache.root / "asr" / f"{shard:02x}").mkdir(parents=True, exist_ok=True)
 
     def flush() -> None:
         with cache.index.session() as s:

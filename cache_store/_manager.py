@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -233,13 +234,18 @@ class CacheManager:
         Runs under the payload lock, as ``put``'s rename does, so an entry rewritten since it
         was seen (its file now claims another checksum) is left alone. Returns the keys removed.
         """
-        removed: list[str] = []
+
+        def drop(entry: tuple[str, Path, str | None]) -> str | None:
+            digest, path, seen = entry
+            if seen is not None and _header_checksum(path) not in (seen, None):
+                return None
+            path.unlink(missing_ok=True)
+            return digest
+
         with self.session() as s, self.payload_lock():
-            for digest, path, seen in entries:
-                if seen is not None and _header_checksum(path) not in (seen, None):
-                    continue
-                path.unlink(missing_ok=True)
-                removed.append(digest)
+            # Unlinks are filesystem-bound (tens of microseconds each on ext4): overlap them.
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                removed = [d for d in pool.map(drop, entries, chunksize=256) if d is not None]
             s.delete(removed)
         return removed
 
