@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,17 @@ SPOKEN = (
     "his clever minister. One day a stranger arrives with a box full of letters. Nobody knows "
     "where he came from or why he has come."
 )
+
+
+def run_in_processes(*jobs: tuple[Callable[..., object], tuple[object, ...]]) -> None:
+    """Run each (function, args) in its own spawned process at once; all must exit 0."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=fn, args=args) for fn, args in jobs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0, f"{p.name} exited {p.exitcode}"
 
 
 def ffmpeg(*args: str) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import multiprocessing
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from cache_store import (
     validate,
 )
 
+from ..helpers import run_in_processes
 from .conftest import Clock
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en", "beam_size": 5}
@@ -111,14 +111,10 @@ def test_two_cleanups_and_writers_at_once(tmp_path: Path) -> None:
     cache = CacheManager(tmp_path)
     for i in range(100):
         cache.set_asr_result(f"seed{i:060d}", CONFIG, _result(50), compute_seconds=1.0)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_cleaner, args=(str(tmp_path), 5)) for _ in range(2)]
-    procs += [ctx.Process(target=_writer, args=(str(tmp_path), p, 40)) for p in ("wa", "wb")]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=300)
-        assert p.exitcode == 0
+    run_in_processes(
+        *[(_cleaner, (str(tmp_path), 5))] * 2,
+        *[(_writer, (str(tmp_path), p, 40)) for p in ("wa", "wb")],
+    )
     report = validate(cache)
     assert report.ok, report.problems
     final = cleanup(cache, max_bytes=CAP)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import multiprocessing
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pytest
 
 from cache_store import CacheManager, Outcome, SourceStat
 
+from ..helpers import run_in_processes
 from .conftest import Clock
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en", "beam_size": 5}
@@ -118,13 +118,7 @@ def _writer(cache_dir: str, prefix: str, count: int) -> None:
 
 
 def test_two_processes_write_one_cache_dir(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), p, 60)) for p in ("aaaa", "bbbb")]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=300)
-        assert p.exitcode == 0
+    run_in_processes(*[(_writer, (str(tmp_path), p, 60)) for p in ("aaaa", "bbbb")])
     cache = CacheManager(tmp_path)
     assert len(cache.keys()) == 120
     for prefix in ("aaaa", "bbbb"):
