@@ -240,8 +240,3 @@ class Index:
                     ) from exc
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
-
-    # --- single-operation conveniences ---------------------------------------------------
-    def get(self, cache_key: str) -> IndexRow | None:
-        with self.session() as s:
-            return s.get(cache_key)

@@ -175,6 +175,8 @@ class CacheManager:
             document, checksum = read_verified(path)
             if document.get("cache_key") != key.digest:
                 raise PayloadError("payload belongs to another key")
+            if not {"created_at", "data"} <= document.keys():
+                raise PayloadError("payload lacks its creation time or data")
         except FileNotFoundError:
             return self._missing(key)
         except PayloadError as exc:
@@ -300,11 +302,6 @@ class CacheManager:
         """Every key in the index (journaled writes included)."""
         with self.session() as s:
             return {r[0] for r in s.con.execute("SELECT cache_key FROM cache_index").fetchall()}
-
-    def ingest(self) -> None:
-        """Apply journaled rows and events to the index now."""
-        with self.session():
-            pass
 
     @contextmanager
     def payload_lock(self) -> Iterator[None]:
