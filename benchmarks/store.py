@@ -104,6 +104,7 @@ def scale(entries: int, expired: int, work: Path) -> list[tuple[str, str, str]]:
     sample = rng.sample(range(expired, entries), 2000)
     t = time.perf_counter()
     build(cache, entries, expired, sample)
+    built = time.perf_counter()
     print(f"  built {entries:,} rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     hits = []
     for i in sample:
@@ -115,6 +116,10 @@ def scale(entries: int, expired: int, work: Path) -> list[tuple[str, str, str]]:
         t = time.perf_counter()
         assert not cache.get(cache.asr_key(f"{entries + i:064x}", CONFIG)).hit
         misses.append(time.perf_counter() - t)
+    # Expired entries are old: give the new files the kernel's dirty-expiry time (30 s) to be
+    # written back, as they would have been, before timing their removal.
+    os.sync()
+    time.sleep(max(0.0, 35 - (time.perf_counter() - built)))
     t = time.perf_counter()
     report = cs.stats(cache)
     stats_s = time.perf_counter() - t
@@ -135,7 +140,11 @@ def scale(entries: int, expired: int, work: Path) -> list[tuple[str, str, str]]:
             "-",
         ),
         ("stats", f"{stats_s:.2f} s", "<= 1 s"),
-        (f"cleanup of {expired:,} expired entries", f"{cleanup_s:.2f} s", "<= 10 s"),
+        (
+            f"cleanup of {expired:,} expired entries (files written back)",
+            f"{cleanup_s:.2f} s",
+            "<= 10 s",
+        ),
     ]
 
 

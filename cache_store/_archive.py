@@ -185,7 +185,7 @@ def import_archive(cache: CacheManager, archive: Path) -> ImportReport:
             for row, path in fresh
         ]
         try:
-            with cache.session() as s, cache.payload_lock():
+            with cache.payload_lock(), cache.session() as s:
                 for item in staged:
                     item.commit()
                 s.upsert(row for row, _ in fresh)

@@ -302,7 +302,7 @@ def cleanup(
 def clear(cache: CacheManager, layers: tuple[str, ...]) -> dict[str, int]:
     """Remove whole layers; returns entries (or files, for models and glossary) removed."""
     removed: dict[str, int] = {}
-    with cache.session() as s:
+    with cache.payload_lock(), cache.session() as s:
         for layer in layers:
             if layer in Layer.ALL:
                 n = s.con.execute(

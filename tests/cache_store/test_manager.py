@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from cache_store import CacheManager, Outcome, SourceStat
+from cache_store._payloads import read_verified
 
 from ..helpers import run_in_processes
 from .conftest import Clock
@@ -124,3 +125,16 @@ def test_two_processes_write_one_cache_dir(tmp_path: Path) -> None:
     for prefix in ("aaaa", "bbbb"):
         for i in range(60):
             assert cache.get_asr_result(f"{prefix}{i:060d}", CONFIG) == RESULT
+
+
+def test_remove_spares_an_entry_rewritten_since_it_was_seen(tmp_path: Path) -> None:
+    cache = CacheManager(tmp_path)
+    key = cache.asr_key("a" * 64, CONFIG)
+    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    _, old = read_verified(cache.payload_path(key))
+    cache.set_asr_result("a" * 64, CONFIG, {**RESULT, "language": "en"})
+    assert cache.remove([(key.digest, cache.payload_path(key), old)]) == []
+    assert cache.get_asr_result("a" * 64, CONFIG) == {**RESULT, "language": "en"}
+    _, new = read_verified(cache.payload_path(key))
+    assert cache.remove([(key.digest, cache.payload_path(key), new)]) == [key.digest]
+    assert cache.keys() == set() and not cache.payload_path(key).exists()
