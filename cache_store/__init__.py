@@ -1,7 +1,7 @@
 """Content-addressed cache store: JSON payloads, a DuckDB index, composable keys. No Prefect."""
 
 from ._archive import ArchiveError, ImportReport, export_archive, import_archive
-from ._index import SCHEMA_VERSION, IndexBusyError
+from ._index import SCHEMA_VERSION, IndexBusyError, IndexDamagedError
 from ._keys import CODE_VERSIONS, CacheKey, CacheKeyError, Layer, explain_difference
 from ._maintenance import (
     CLEARABLE,
@@ -37,6 +37,7 @@ __all__ = [
     "CleanupReport",
     "ImportReport",
     "IndexBusyError",
+    "IndexDamagedError",
     "Layer",
     "LayerStats",
     "Lookup",

@@ -27,6 +27,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Index",
     "IndexBusyError",
+    "IndexDamagedError",
     "IndexRow",
     "IndexSession",
     "row_from_json",
@@ -67,6 +68,10 @@ CREATE TABLE IF NOT EXISTS stats_snapshots (ts TIMESTAMP NOT NULL, snapshot JSON
 
 class IndexBusyError(RuntimeError):
     """The index stayed locked by another program past the deadline."""
+
+
+class IndexDamagedError(RuntimeError):
+    """The index file cannot be opened as a database; the payloads can rebuild it."""
 
 
 @dataclass(frozen=True)
@@ -231,9 +236,13 @@ class Index:
         while True:
             try:
                 return duckdb.connect(str(self.path))
-            except duckdb.IOException as exc:
+            except duckdb.Error as exc:
                 if "lock" not in str(exc).lower():
-                    raise
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
+                    raise IndexDamagedError(
+                        f"cache index {self.path} is unreadable ({first}): "
+                        "run `cpwx cache rebuild-index` to rebuild it from the payloads"
+                    ) from exc
                 if time.monotonic() > deadline:
                     raise IndexBusyError(
                         f"cache index {self.path} is locked by another program: {exc}"

@@ -9,7 +9,13 @@ import sys
 import typer
 from rich.console import Console
 
-from cache_store import ArchiveError, CacheManager, IndexBusyError, PayloadError
+from cache_store import (
+    ArchiveError,
+    CacheManager,
+    IndexBusyError,
+    IndexDamagedError,
+    PayloadError,
+)
 from engines.asr import AlignmentNotReadyError
 from engines.media import MediaError
 from engines.models import ModelNotFoundError
@@ -31,6 +37,7 @@ USER_ERRORS = (
     TranslationError,
     PayloadError,
     IndexBusyError,
+    IndexDamagedError,
     AlignmentNotReadyError,
     ArchiveError,
 )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import CacheManager, Outcome, SourceStat
+from cache_store import CacheManager, IndexDamagedError, Outcome, SourceStat
 from cache_store._payloads import read_verified
 
 from ..helpers import run_in_processes
@@ -138,3 +138,13 @@ def test_remove_spares_an_entry_rewritten_since_it_was_seen(tmp_path: Path) -> N
     _, new = read_verified(cache.payload_path(key))
     assert cache.remove([(key.digest, cache.payload_path(key), new)]) == [key.digest]
     assert cache.keys() == set() and not cache.payload_path(key).exists()
+
+
+def test_damaged_index_names_the_fix_and_hits_still_serve(tmp_path: Path) -> None:
+    cache = CacheManager(tmp_path)
+    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    cache.keys()  # apply the journal, so the index file exists
+    cache.index.path.write_bytes(b"\x00garbage" * 100)
+    assert cache.get_asr_result("a" * 64, CONFIG) == RESULT  # hits never open the index
+    with pytest.raises(IndexDamagedError, match="cpwx cache rebuild-index"):
+        cache.get_asr_result("b" * 64, CONFIG)

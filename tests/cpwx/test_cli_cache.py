@@ -190,3 +190,15 @@ def test_job_and_cleanup_publish_artifacts(
     assert cleaned and "Removed 2 entries (2 expired" in str(cleaned[-1]["data"])
     with CacheManager(cli_env["CACHE_DIR"]).index.session() as s:
         assert s.con.execute("SELECT count(*) FROM stats_snapshots").fetchone() == (1,)
+
+
+def test_damaged_index_gets_one_line_naming_the_fix(
+    store: CacheManager, cli_env: dict[str, str]
+) -> None:
+    store.keys()  # journal applied: the index file exists
+    store.index.path.write_bytes(b"\x00not a database" * 64)
+    broken = run_cli("cache", "stats", env=cli_env)
+    assert broken.code == 1 and len(broken.stderr.strip().splitlines()) == 1
+    assert "cpwx cache rebuild-index" in broken.stderr and "Traceback" not in broken.stderr
+    assert run_cli("cache", "rebuild-index", env=cli_env).code == 0
+    assert run_cli("cache", "stats", "--json", env=cli_env).json["layers"][2]["entries"] == 2
