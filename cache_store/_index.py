@@ -9,7 +9,6 @@ maintenance do. Lock errors from foreign holders are retried until a deadline.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import random
 import time
@@ -22,6 +21,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
+from ._locks import exclusive
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -205,30 +206,25 @@ class Index:
 
     @contextmanager
     def session(self) -> Iterator[IndexSession]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusive(self.lock_path):
+            con = self._open()
             try:
-                con = self._open()
+                if not self._schema_ready:
+                    con.execute(_SCHEMA)
+                    con.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                        [str(SCHEMA_VERSION)],
+                    )
+                    self._schema_ready = True
+                con.execute("BEGIN TRANSACTION")
                 try:
-                    if not self._schema_ready:
-                        con.execute(_SCHEMA)
-                        con.execute(
-                            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                            [str(SCHEMA_VERSION)],
-                        )
-                        self._schema_ready = True
-                    con.execute("BEGIN TRANSACTION")
-                    try:
-                        yield IndexSession(con)
-                    except BaseException:
-                        con.execute("ROLLBACK")
-                        raise
-                    con.execute("COMMIT")
-                finally:
-                    con.close()
+                    yield IndexSession(con)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                con.close()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.busy_timeout

@@ -6,12 +6,10 @@ holds ``cleanup.lock`` for its whole run, so two cleanups never both trim for th
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,8 +17,9 @@ from typing import Any
 
 import duckdb
 
-from ._index import IndexRow
+from ._index import Index, IndexRow
 from ._keys import Layer
+from ._locks import exclusive
 from ._manager import CacheManager, _parse
 from ._payloads import PayloadError, quarantine, read_verified
 
@@ -219,17 +218,6 @@ class CleanupReport:
         return self.expired + self.evicted_by_usage + self.evicted_for_size
 
 
-@contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def cleanup(
     cache: CacheManager,
     *,
@@ -239,7 +227,7 @@ def cleanup(
     dry_run: bool = False,
 ) -> CleanupReport:
     """TTL expiry, then usage (``keep_top``), then the size cap. Models are never removed."""
-    with _exclusive(cache.root / "cleanup.lock"):
+    with exclusive(cache.root / "cleanup.lock"):
         now = cache.now()
         cutoff = now - timedelta(days=days if days is not None else cache.ttl_days)
         pinned = dir_usage(cache.models_dir)[0] + dir_usage(cache.root / GLOSSARY_DIR)[0]
@@ -512,18 +500,12 @@ def rebuild_index(cache: CacheManager) -> tuple[int, int]:
             bad += 1
     fresh = cache.index.path.with_name("index.rebuild.duckdb")
     fresh.unlink(missing_ok=True)
-    from ._index import Index
-
     new_index = Index(fresh)
     with new_index.session() as s:
         s.upsert(rows)
     duckdb.connect(str(fresh)).close()  # checkpoint the WAL into the file before the swap
-    with open(cache.index.lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            fresh.replace(cache.index.path)
-            cache.index.path.with_name(cache.index.path.name + ".wal").unlink(missing_ok=True)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with exclusive(cache.index.lock_path):
+        fresh.replace(cache.index.path)
+        cache.index.path.with_name(cache.index.path.name + ".wal").unlink(missing_ok=True)
     new_index.lock_path.unlink(missing_ok=True)
     return len(rows), bad

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from typing import Any
 from ._index import Index, IndexRow, IndexSession, row_from_json, row_to_json
 from ._journal import Journal
 from ._keys import CacheKey, Layer, explain_difference
+from ._locks import exclusive
 from ._payloads import PayloadError, encode, quarantine, read_verified, stage
 from ._records import AudioFingerprint, Transcript
 
@@ -321,13 +321,8 @@ class CacheManager:
     def payload_lock(self) -> Iterator[None]:
         """Held while a payload is renamed in and its row journaled, or while payloads are
         removed: the two never interleave. Taken before the index lock, never inside it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "payloads.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with exclusive(self.root / "payloads.lock"):
+            yield
 
     # --- stat fast path (layer 1) ---------------------------------------------------------
     def _source_file(self, stat: SourceStat) -> Path:
