@@ -17,7 +17,7 @@ import cache_store as cs
 from engines.fingerprint import hash_pcm
 from engines.media import demux, probe
 
-from .console import USER_ERRORS, err, fail, store_for
+from .console import USER_ERRORS, err, fail, stats_for, store_for
 from .report import cleanup_markdown, human_bytes, stats_html, stats_text
 from .settings import Settings, load_settings
 
@@ -46,15 +46,6 @@ def _emit(obj: Any) -> None:
     print(json.dumps(obj, default=str, ensure_ascii=False))
 
 
-def _stats(settings: Settings, days: int) -> cs.CacheStats:
-    return cs.stats(
-        store_for(settings),
-        days=days,
-        max_bytes=int(settings.cache_max_size_gb * (1 << 30)),
-        cost_per_gpu_minute=settings.cache_cost_per_gpu_minute,
-    )
-
-
 @app.command("stats")
 def stats_cmd(
     days: Annotated[int, typer.Option(help="Window for hits and misses.", min=1)] = 30,
@@ -63,7 +54,7 @@ def stats_cmd(
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
 ) -> None:
     """Sizes per layer, hits and misses, time and money saved."""
-    report = _guard(lambda: _stats(_settings(), days))
+    report = _guard(lambda: stats_for(_settings(), days))
     if html is not None:
         html.write_text(stats_html(report), encoding="utf-8")
         err.print(f"wrote {html}", highlight=False)
@@ -86,7 +77,7 @@ def cleanup(
     report = _guard(
         lambda: cs.cleanup(
             store_for(settings),
-            max_bytes=int(settings.cache_max_size_gb * (1 << 30)),
+            max_bytes=settings.cache_max_bytes,
             days=days,
             keep_top=keep_top if by_usage else None,
             dry_run=dry_run,

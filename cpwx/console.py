@@ -12,9 +12,11 @@ from rich.console import Console
 from cache_store import (
     ArchiveError,
     CacheManager,
+    CacheStats,
     IndexBusyError,
     IndexDamagedError,
     PayloadError,
+    stats,
 )
 from engines.asr import AlignmentNotReadyError
 from engines.media import MediaError
@@ -24,7 +26,7 @@ from engines.translate import TranslationError
 from .job import JobError
 from .settings import ConfigError, Settings
 
-__all__ = ["USER_ERRORS", "configure_logging", "err", "fail", "store_for"]
+__all__ = ["USER_ERRORS", "configure_logging", "err", "fail", "stats_for", "store_for"]
 
 err = Console(stderr=True)
 
@@ -64,3 +66,13 @@ def configure_logging(debug: bool, loggers: tuple[str, ...]) -> None:
 
 def store_for(settings: Settings) -> CacheManager:
     return CacheManager(settings.cache_path, ttl_days=settings.cache_ttl_days)
+
+
+def stats_for(settings: Settings, days: int) -> CacheStats:
+    """The cache report under these settings' size cap and GPU price."""
+    return stats(
+        store_for(settings),
+        days=days,
+        max_bytes=settings.cache_max_bytes,
+        cost_per_gpu_minute=settings.cache_cost_per_gpu_minute,
+    )

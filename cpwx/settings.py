@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         return self.cache_dir.expanduser()
 
     @property
+    def cache_max_bytes(self) -> int:
+        return int(self.cache_max_size_gb * (1 << 30))
+
+    @property
     def device(self) -> str:
         if self.whisper_device != "auto":
             return self.whisper_device

@@ -68,11 +68,11 @@ def chromaprint_raw(wav_path: Path, sample_rate: int) -> tuple[int, ...]:
     return tuple(int(x) for x in raw)
 
 
-def analyse(wav_path: Path, source: Path, audio_hash: str | None = None) -> AudioFingerprint:
+def analyse(wav_path: Path, source: Path) -> AudioFingerprint:
     with wave.open(str(wav_path), "rb") as w:
         sample_rate, channels, frames = w.getframerate(), w.getnchannels(), w.getnframes()
     return AudioFingerprint(
-        audio_hash=audio_hash or hash_pcm(wav_path),
+        audio_hash=hash_pcm(wav_path),
         duration=round(frames / sample_rate, 3),
         sample_rate=sample_rate,
         channels=channels,

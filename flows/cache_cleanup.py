@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 import cache_store as cs
-from cpwx.console import store_for
+from cpwx.console import stats_for, store_for
 from cpwx.report import cleanup_markdown, stats_markdown
 from cpwx.settings import load_settings
 
@@ -20,7 +20,7 @@ def cleanup_task(days: int | None, dry_run: bool) -> cs.CleanupReport:
     settings = load_settings()
     return cs.cleanup(
         store_for(settings),
-        max_bytes=int(settings.cache_max_size_gb * (1 << 30)),
+        max_bytes=settings.cache_max_bytes,
         days=days,
         dry_run=dry_run,
     )
@@ -29,14 +29,8 @@ def cleanup_task(days: int | None, dry_run: bool) -> cs.CleanupReport:
 @task(name="stats-snapshot", cache_policy=NO_CACHE)
 def snapshot_task(days: int) -> cs.CacheStats:
     settings = load_settings()
-    store = store_for(settings)
-    snapshot = cs.stats(
-        store,
-        days=days,
-        max_bytes=int(settings.cache_max_size_gb * (1 << 30)),
-        cost_per_gpu_minute=settings.cache_cost_per_gpu_minute,
-    )
-    cs.record_snapshot(store, snapshot)
+    snapshot = stats_for(settings, days)
+    cs.record_snapshot(store_for(settings), snapshot)
     return snapshot
 
 
