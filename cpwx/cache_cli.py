@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from rich.table import Table
 
 import cache_store as cs
 from engines.fingerprint import hash_pcm
-from engines.media import demux, probe
+from engines.media import demux
 
 from .console import USER_ERRORS, err, fail, stats_for, store_for
 from .report import cleanup_markdown, human_bytes, stats_html, stats_text
@@ -128,9 +129,6 @@ def invalidate(
         known = store.audio_hash_for(cs.SourceStat.of(path)) if path.is_file() else None
         if known:
             return known
-        probe(path)
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="cpwx-") as tmp:
             return hash_pcm(demux(path, Path(tmp) / "audio.wav"))
 
@@ -223,19 +221,12 @@ def warmup(
     counts: dict[str, int] = {}
     with progress:
         task = progress.add_task("", total=len(files))
-        for item in _guard(
-            lambda: list(
-                warm(
-                    files,
-                    settings,
-                    model,
-                    on_done=lambda i: progress.update(
-                        task, advance=1, description=Path(i.path).name
-                    ),
-                )
-            )
-        ):
-            counts[item.status] = counts.get(item.status, 0) + 1
-            if item.status == "skipped":
-                err.print(f"skipped {item.path}: {item.detail}", highlight=False)
+        try:
+            for item in warm(files, settings, model):
+                progress.update(task, advance=1, description=Path(item.path).name)
+                counts[item.status] = counts.get(item.status, 0) + 1
+                if item.status == "skipped":
+                    err.print(f"skipped {item.path}: {item.detail}", highlight=False)
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from None
     print(f"warmed {len(files)} files: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

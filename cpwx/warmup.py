@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engines.media import MediaError, probe
+from engines.media import MediaError
 
 from .job import JobRequest, prepare
 from .settings import Settings
@@ -26,29 +26,19 @@ def media_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def warm(
-    files: list[Path],
-    settings: Settings,
-    model: str | None = None,
-    on_done: Callable[[WarmupItem], None] | None = None,
-) -> Iterator[WarmupItem]:
-    """Run demux, fingerprint and ASR through the cache for each file, one at a time."""
+def warm(files: list[Path], settings: Settings, model: str | None = None) -> Iterator[WarmupItem]:
+    """Run demux, fingerprint and ASR through the cache for each file, one at a time;
+    files that are not usable media are skipped with the reason."""
     for path in files:
+        plan = None
         try:
-            probe(path)
-        except MediaError as exc:
-            item = WarmupItem(str(path), "skipped", str(exc))
-        else:
             plan = prepare(JobRequest(media=path, model=model), settings)
-            try:
-                known, _ = demux.run(plan)
-                fp, _ = fingerprint.run(plan, known)
-                _, report = asr.run(plan, fp)
-                item = WarmupItem(str(path), report.cache, report.reason)
-            except MediaError as exc:
-                item = WarmupItem(str(path), "skipped", str(exc))
-            finally:
+            known, _ = demux.run(plan)
+            fp, _ = fingerprint.run(plan, known)
+            _, report = asr.run(plan, fp)
+            yield WarmupItem(str(path), report.cache, report.reason)
+        except MediaError as exc:
+            yield WarmupItem(str(path), "skipped", str(exc))
+        finally:
+            if plan is not None:
                 plan.close()
-        if on_done is not None:
-            on_done(item)
-        yield item
