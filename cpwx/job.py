@@ -36,6 +36,14 @@ WORKFLOWS: tuple[Workflow, ...] = ("transcribe", "translate", "subtitle")
 CacheState = Literal["hit", "miss", "off"]
 
 
+# The spec's per-layer switches, by layer.
+_LAYER_SWITCHES = {
+    Layer.FINGERPRINTS: "cache_audio_fingerprints",
+    Layer.ASR: "cache_asr_results",
+    Layer.TRANSLATIONS: "cache_translations",
+}
+
+
 class JobError(Exception):
     """A request that cannot run; the message is one line meant for the user."""
 
@@ -154,16 +162,12 @@ class JobPlan:
         return self.request.workflow != "transcribe"
 
     def layer_enabled(self, layer: str) -> bool:
-        s = self.settings
-        return {
-            Layer.FINGERPRINTS: s.cache_audio_fingerprints,
-            Layer.ASR: s.cache_asr_results,
-            Layer.TRANSLATIONS: s.cache_translations,
-        }[layer]
+        return bool(getattr(self.settings, _LAYER_SWITCHES[layer]))
 
     def lookup(self, key: CacheKey) -> Lookup:
         if not self.layer_enabled(key.layer):
-            return Lookup(key, Outcome.BYPASSED, reason=f"CACHE_{key.layer.upper()} is off")
+            switch = _LAYER_SWITCHES[key.layer].upper()
+            return self.store.note(Lookup(key, Outcome.BYPASSED, reason=f"{switch}=false"))
         return self.store.get(key)
 
     def would_hit(self, key: CacheKey) -> bool:

@@ -150,6 +150,13 @@ def test_no_cache_bypasses_and_still_stores(
     assert "BYPASSED" in Path(off.json["outputs"]["log"]).read_text()
     again = run_cli("run", str(media_copy), "--json", env={**cli_env}).json
     assert again["stages"]["asr"]["cache"] == "hit"
+    layer_off = run_cli(
+        "run", str(media_copy), "--json", env={**env, "CACHE_ASR_RESULTS": "false"}
+    ).json
+    assert layer_off["stages"]["asr"]["cache"] == "off"
+    assert layer_off["stages"]["asr"]["reason"] == "CACHE_ASR_RESULTS=false"
+    assert layer_off["stages"]["fingerprint"]["cache"] == "hit"
+    assert "ASR cache BYPASSED" in Path(layer_off["outputs"]["log"]).read_text()
 
 
 def test_corrupted_asr_payload_is_recomputed_and_quarantined(
