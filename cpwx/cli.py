@@ -143,13 +143,19 @@ def execute(request: JobRequest, settings: Settings) -> JobResult:
         finally:
             plan.close()
     probe(request.media)  # bad media fails here, before Prefect starts
+    preload = threading.Thread(target=WhisperxEngine(plan.asr).preload, daemon=True)
     if not plan.would_hit_asr():
         # Load WhisperX while Prefect starts up and the audio is decoded: the two overlap.
-        threading.Thread(target=WhisperxEngine(plan.asr).preload, daemon=True).start()
+        preload.start()
+    try:
+        result = JobResult.from_json(_run_flow(request))
+    finally:
+        if preload.is_alive():
+            # Exiting mid-load (e.g. truncated media found by demux) aborts in CTranslate2.
+            preload.join()
     api = _prefect_api_url()
     return dataclasses.replace(
-        JobResult.from_json(_run_flow(request)),
-        orchestration="prefect-server" if api else "prefect-ephemeral",
+        result, orchestration="prefect-server" if api else "prefect-ephemeral"
     )
 
 
