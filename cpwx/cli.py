@@ -22,6 +22,7 @@ from engines.media import probe
 
 from .cache_cli import app as cache_app
 from .console import USER_ERRORS, configure_logging, err, fail
+from .glossary_cli import app as glossary_app
 from .job import (
     WORKFLOWS,
     JobRequest,
@@ -42,6 +43,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cache_app, name="cache")
+app.add_typer(glossary_app, name="glossary")
 
 
 @app.callback()
