@@ -1,6 +1,24 @@
 """Content-addressed cache store: JSON payloads, a DuckDB index, composable keys. No Prefect."""
 
 from ._archive import ArchiveError, ImportReport, export_archive, import_archive
+from ._glossary import (
+    GLOBAL_ID,
+    TERM_TYPES,
+    Glossary,
+    GlossaryEntry,
+    GlossaryError,
+    GlossaryPolicy,
+    GlossaryStore,
+    LearnReport,
+    NameCorrection,
+    Protected,
+    TermType,
+    check_movie_id,
+    correct_names,
+    movie_id_from_path,
+    protect,
+    split_on_terms,
+)
 from ._index import SCHEMA_VERSION, IndexBusyError, IndexDamagedError
 from ._keys import CODE_VERSIONS, CacheKey, CacheKeyError, Layer, explain_difference
 from ._maintenance import (
@@ -22,12 +40,16 @@ from ._maintenance import (
 from ._manager import MISS_KINDS, CacheManager, Lookup, Outcome, SourceStat
 from ._payloads import PayloadError
 from ._records import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
+from ._tm import HUMAN, TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
 
 __all__ = [
     "CLEARABLE",
     "CODE_VERSIONS",
+    "GLOBAL_ID",
+    "HUMAN",
     "MISS_KINDS",
     "SCHEMA_VERSION",
+    "TERM_TYPES",
     "ArchiveError",
     "AudioFingerprint",
     "CacheKey",
@@ -35,30 +57,49 @@ __all__ = [
     "CacheManager",
     "CacheStats",
     "CleanupReport",
+    "Glossary",
+    "GlossaryEntry",
+    "GlossaryError",
+    "GlossaryPolicy",
+    "GlossaryStore",
     "ImportReport",
     "IndexBusyError",
     "IndexDamagedError",
     "Layer",
     "LayerStats",
+    "LearnReport",
     "Lookup",
+    "NameCorrection",
     "NoiseProfile",
     "Outcome",
     "PayloadError",
     "Problem",
+    "Protected",
     "Segment",
     "SourceStat",
+    "TermType",
+    "TmContext",
+    "TmEntry",
+    "TmMatch",
+    "TmPolicy",
     "Transcript",
+    "TranslationMemory",
     "ValidationReport",
     "Word",
+    "check_movie_id",
     "cleanup",
     "clear",
+    "correct_names",
     "explain_difference",
     "export_archive",
     "import_archive",
     "invalidate",
     "list_largest",
+    "movie_id_from_path",
+    "protect",
     "rebuild_index",
     "record_snapshot",
+    "split_on_terms",
     "stats",
     "validate",
 ]

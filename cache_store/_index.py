@@ -35,7 +35,7 @@ __all__ = [
     "row_to_json",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
@@ -64,6 +64,25 @@ CREATE TABLE IF NOT EXISTS cache_events (
     saved_seconds DOUBLE DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS stats_snapshots (ts TIMESTAMP NOT NULL, snapshot JSON NOT NULL);
+CREATE TABLE IF NOT EXISTS tm_entries (
+    cache_key TEXT PRIMARY KEY,
+    source_lang TEXT NOT NULL,
+    target_lang TEXT NOT NULL,
+    source_segment TEXT NOT NULL,
+    translated_segment TEXT NOT NULL,
+    model_used TEXT NOT NULL,
+    glossary_hash TEXT NOT NULL,
+    glossary_terms_applied TEXT[],
+    context_prev TEXT[],
+    context_next TEXT[],
+    confidence DOUBLE NOT NULL,
+    reuse_count INTEGER NOT NULL DEFAULT 0,
+    created_at TIMESTAMP NOT NULL,
+    last_used TIMESTAMP NOT NULL,
+    user_approved BOOLEAN NOT NULL DEFAULT FALSE,
+    movie_id TEXT,
+    audio_hash TEXT
+);
 """
 
 
@@ -196,6 +215,51 @@ class IndexSession:
         finally:
             self.con.unregister("new_events")
 
+    # --- translation memory ---------------------------------------------------------------
+    def tm_table(self, source_lang: str, target_lang: str) -> pa.Table:
+        return self.con.execute(
+            "SELECT * FROM tm_entries WHERE source_lang = ? AND target_lang = ?",
+            [source_lang, target_lang],
+        ).fetch_arrow_table()
+
+    def tm_upsert(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace entries, keeping a replaced entry's reuse count and approval."""
+        if not rows:
+            return
+        self.con.register("incoming_tm", pa.Table.from_pylist(list(rows)))
+        try:
+            cols = ", ".join(rows[0])
+            self.con.execute(
+                f"""
+                INSERT INTO tm_entries ({cols}) SELECT {cols} FROM incoming_tm
+                ON CONFLICT (cache_key) DO UPDATE SET
+                    translated_segment = excluded.translated_segment,
+                    confidence = excluded.confidence,
+                    last_used = excluded.last_used,
+                    reuse_count = greatest(tm_entries.reuse_count, excluded.reuse_count),
+                    user_approved = tm_entries.user_approved OR excluded.user_approved
+                """
+            )
+        finally:
+            self.con.unregister("incoming_tm")
+
+    def tm_touch(self, cache_keys: Sequence[str], now: datetime) -> None:
+        """Count reuses: one per key occurrence."""
+        if not cache_keys:
+            return
+        self.con.register("reused", pa.table({"cache_key": list(cache_keys)}))
+        try:
+            self.con.execute(
+                """
+                UPDATE tm_entries SET reuse_count = reuse_count + u.n, last_used = ?
+                FROM (SELECT cache_key, count(*) AS n FROM reused GROUP BY 1) AS u
+                WHERE tm_entries.cache_key = u.cache_key
+                """,
+                [now],
+            )
+        finally:
+            self.con.unregister("reused")
+
 
 class Index:
     def __init__(self, path: Path, busy_timeout: float = 300.0) -> None:
@@ -212,7 +276,7 @@ class Index:
                 if not self._schema_ready:
                     con.execute(_SCHEMA)
                     con.execute(
-                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                         [str(SCHEMA_VERSION)],
                     )
                     self._schema_ready = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from ._keys import CacheKey, Layer, explain_difference
 from ._locks import exclusive
 from ._payloads import PayloadError, encode, quarantine, read_verified, stage
 from ._records import AudioFingerprint, Transcript
+from ._tm import TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
 
 __all__ = ["MISS_KINDS", "CacheManager", "Lookup", "Outcome", "SourceStat"]
 
@@ -105,11 +106,13 @@ class CacheManager:
     enabled: bool = True
     clock: Callable[[], datetime] = field(default=_utc_now)
     bypass_reason: str = "caching disabled"
+    tm: TmPolicy = field(default_factory=TmPolicy)
 
     def __post_init__(self) -> None:
         self.cache_dir = Path(self.cache_dir).expanduser()
         self.index = Index(self.root / "index.duckdb")
         self.journal = Journal(self.root / "journal")
+        self._memories: dict[tuple[str, str], TranslationMemory] = {}
 
     @property
     def root(self) -> Path:
@@ -386,3 +389,107 @@ class CacheManager:
         ):
             raise ValueError("an ASR result needs 'segments', each with 'start', 'end' and 'text'")
         self.put(self.asr_key(audio_hash, config), data, compute_seconds)
+
+    # --- layer 4: translation memory ------------------------------------------------------
+    def translation_memory(self, source_lang: str, target_lang: str) -> TranslationMemory:
+        """The matcher for one language pair, loaded once per manager (writes reload it)."""
+        pair = (source_lang, target_lang)
+        if pair not in self._memories:
+            with self.session() as s:
+                table = s.tm_table(source_lang, target_lang)
+            self._memories[pair] = TranslationMemory(table)
+        return self._memories[pair]
+
+    def find_translation_match(
+        self,
+        source: str,
+        source_lang: str,
+        target_lang: str,
+        context: Mapping[str, Iterable[str]] | None = None,
+        threshold: float | None = None,
+    ) -> tuple[dict[str, Any] | None, float]:
+        """The spec's lookup: (entry with at least ``target``, match level) or (None, 0.0).
+
+        ``context`` holds ``prev`` and ``next``, each neighbouring source segments nearest
+        first. Any model's translations qualify here; jobs narrow that to their own model.
+        """
+        if not self.enabled or not self.tm.enabled:
+            return None, 0.0
+        ctx = TmContext(
+            tuple((context or {}).get("prev", ())), tuple((context or {}).get("next", ()))
+        )
+        found = self.translation_memory(source_lang, target_lang).match(
+            source, ctx, threshold=self.tm.fuzzy_threshold if threshold is None else threshold
+        )
+        if found is None:
+            return None, 0.0
+        return {**found.entry.to_dict(), "target": found.target}, found.score
+
+    def match_translations(self, queries: Sequence[TmEntry]) -> list[TmMatch | None]:
+        """A job's lookups, one per segment (``target`` unused): this model's and human
+        translations under the same glossary terms, at or above ``TM_FUZZY_MATCH_THRESHOLD``."""
+        if not queries or not self.enabled or not self.tm.enabled:
+            return [None for _ in queries]
+        first = queries[0]
+        memory = self.translation_memory(first.source_lang, first.target_lang)
+        return [
+            memory.match(
+                q.source,
+                q.context,
+                threshold=self.tm.fuzzy_threshold,
+                models=(q.model,),
+                glossary_hash=q.glossary_hash,
+            )
+            for q in queries
+        ]
+
+    def record_translations(
+        self,
+        queries: Sequence[TmEntry],
+        matches: Sequence[TmMatch | None],
+        fresh: Iterable[TmEntry],
+        seconds_each: float = 0.0,
+    ) -> int:
+        """After a job: store its fresh translations (not those under ``TM_MIN_CONFIDENCE``),
+        count each reuse, and log one event per segment, in one index session. Returns the
+        entries stored."""
+        now = self.now()
+        rows = {
+            e.key: {**e.row(), "created_at": now, "last_used": now}
+            for e in fresh
+            if e.source and (e.user_approved or e.confidence >= self.tm.min_confidence)
+        }
+        reused: list[str] = []
+        events = []
+        for query, match in zip(queries, matches, strict=True):
+            hit = match is not None and match.score >= self.tm.reuse_score
+            if match is not None and hit:
+                reused.append(match.entry.key)
+                reason = f"{match.level} match {match.score:.2f}"
+            elif match is not None:
+                reason = f"best match {match.score:.2f} < {self.tm.reuse_score:.2f}"
+            else:
+                reason = "no match" if self.enabled else self.bypass_reason
+            events.append(
+                {
+                    "ts": _iso(now),
+                    "layer": Layer.TRANSLATIONS,
+                    "cache_key": match.entry.key if hit and match else query.key,
+                    "outcome": "hit" if hit else "miss" if self.enabled else "bypassed",
+                    "reason_kind": None if hit else "new content" if self.enabled else "bypassed",
+                    "reason": reason,
+                    "saved_seconds": round(seconds_each, 4) if hit else 0.0,
+                }
+            )
+        with self.session() as s:
+            s.tm_upsert(list(rows.values()))
+            s.tm_touch(reused, now)
+            s.add_events(events)
+        self._memories.clear()
+        log.info(
+            "Translation memory: %d/%d segments reused, %d new entries stored",
+            len(reused),
+            len(events),
+            len(rows),
+        )
+        return len(rows)

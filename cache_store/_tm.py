@@ -37,6 +37,7 @@ __all__ = [
     "TmContext",
     "TmEntry",
     "TmMatch",
+    "TmPolicy",
     "TranslationMemory",
     "canonical",
     "normalise",
@@ -207,6 +208,20 @@ TM_COLUMNS = tuple(TmEntry(source="", target="", source_lang="", target_lang="")
 
 
 @dataclass(frozen=True)
+class TmPolicy:
+    """The spec's ``TRANSLATION_MEMORY_ENABLED`` and ``TM_*`` settings."""
+
+    enabled: bool = True
+    fuzzy_threshold: float = 0.80  # TM_FUZZY_MATCH_THRESHOLD: lowest score returned
+    reuse_score: float = 0.90  # spec's confidence bar: a match at or above it is used as-is
+    context_window: int = 3  # TM_CONTEXT_WINDOW_SIZE
+    min_confidence: float = 0.85  # TM_MIN_CONFIDENCE: a translation below it is not stored
+    min_reuse_count: int = 2  # TM_MIN_REUSE_COUNT: reused this often, it outlives max_age_days
+    max_age_days: int = 180  # TM_MAX_AGE_DAYS: unused this long (and not approved), it expires
+    max_bytes: int = 10 << 30  # TM_MAX_CACHE_SIZE_GB
+
+
+@dataclass(frozen=True)
 class TmMatch:
     entry: TmEntry
     score: float
@@ -264,7 +279,8 @@ class TranslationMemory:
             if wanted is not None:
                 allowed = [vocab[w] for w in wanted if w in vocab]
                 ok &= np.isin(codes[ids], allowed)
-        return ids[ok | self._human[ids]]
+        keep: np.ndarray = ids[ok | self._human[ids]]
+        return keep
 
     def __len__(self) -> int:
         return len(self._norm)
@@ -295,7 +311,7 @@ class TranslationMemory:
     def match(
         self,
         source: str,
-        context: TmContext = TmContext(),  # noqa: B008 - frozen, so a safe default
+        context: TmContext = TmContext(),
         *,
         threshold: float = 0.80,
         models: Iterable[str] | None = None,

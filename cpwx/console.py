@@ -13,6 +13,7 @@ from cache_store import (
     ArchiveError,
     CacheManager,
     CacheStats,
+    GlossaryError,
     IndexBusyError,
     IndexDamagedError,
     PayloadError,
@@ -42,6 +43,7 @@ USER_ERRORS = (
     IndexDamagedError,
     AlignmentNotReadyError,
     ArchiveError,
+    GlossaryError,
 )
 
 

@@ -11,7 +11,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cache_store import CacheKey, CacheManager, Layer, Lookup, Outcome, SourceStat, Transcript
+from cache_store import (
+    CacheKey,
+    CacheManager,
+    Glossary,
+    GlossaryStore,
+    Layer,
+    Lookup,
+    Outcome,
+    SourceStat,
+    TmMatch,
+    Transcript,
+    check_movie_id,
+    movie_id_from_path,
+)
 from engines import media
 from engines.asr import AsrSettings, check_alignment_ready, is_multilingual
 from engines.models import ResolvedModel, resolve_model
@@ -25,6 +38,7 @@ __all__ = [
     "JobPlan",
     "JobRequest",
     "JobResult",
+    "MemoryReport",
     "NeedsCompute",
     "StageReport",
     "prepare",
@@ -81,11 +95,59 @@ class JobRequest:
 
 
 @dataclass(frozen=True)
+class MemoryReport:
+    """What the translation memory did for one job's segments."""
+
+    segments: int
+    context: int  # exact segment and context
+    exact: int  # exact segment, similar context
+    fuzzy: int  # similar segment, at or above the reuse bar
+    translated: int  # sent to the model
+    stored: int  # fresh translations kept (confident enough)
+
+    @property
+    def reused(self) -> int:
+        return self.context + self.exact + self.fuzzy
+
+    @property
+    def hit_rate(self) -> float | None:
+        return round(self.reused / self.segments, 4) if self.segments else None
+
+    @classmethod
+    def of(cls, matches: list[TmMatch | None], reuse: float, stored: int) -> MemoryReport:
+        used = [m for m in matches if m is not None and m.score >= reuse]
+        return cls(
+            segments=len(matches),
+            context=sum(m.level == "context" for m in used),
+            exact=sum(m.level == "exact" for m in used),
+            fuzzy=sum(m.level == "fuzzy" for m in used),
+            translated=len(matches) - len(used),
+            stored=stored,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "reused": self.reused, "hit_rate": self.hit_rate}
+
+
+@dataclass(frozen=True)
 class StageReport:
     cache: CacheState
     seconds: float
     reason: str = ""
     saved_seconds: float = 0.0
+    memory: MemoryReport | None = None
+
+    @classmethod
+    def of_memory(cls, memory: MemoryReport, started: float, off: str | None) -> StageReport:
+        seconds = round(time.perf_counter() - started, 3)
+        if off:
+            return cls("off", seconds, off, memory=memory)
+        cache: CacheState = "hit" if memory.translated == 0 else "miss"
+        reason = (
+            f"translation memory: {memory.reused}/{memory.segments} segments reused "
+            f"({memory.context} context, {memory.exact} exact, {memory.fuzzy} fuzzy)"
+        )
+        return cls(cache, seconds, reason, memory=memory)
 
     @classmethod
     def skipped(cls, started: float, reason: str) -> StageReport:
@@ -120,13 +182,24 @@ class JobResult:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["saved_seconds"] = round(sum(s.saved_seconds for s in self.stages.values()), 1)
+        for name, stage in self.stages.items():
+            if stage.memory is not None:
+                out["stages"][name]["memory"] = stage.memory.to_json()
+                out["translation_memory"] = stage.memory.to_json()
         return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> JobResult:
-        fields = {k: v for k, v in d.items() if k != "saved_seconds"}
-        fields["stages"] = {k: StageReport(**v) for k, v in d["stages"].items()}
+        fields = {k: v for k, v in d.items() if k not in ("saved_seconds", "translation_memory")}
+        fields["stages"] = {k: _stage_from_json(v) for k, v in d["stages"].items()}
         return cls(**fields)
+
+
+def _stage_from_json(d: dict[str, Any]) -> StageReport:
+    memory = d.get("memory")
+    if memory is not None:
+        memory = MemoryReport(**{k: memory[k] for k in MemoryReport.__dataclass_fields__})
+    return StageReport(**{**d, "memory": memory})
 
 
 def _check_language(code: str | None, known: set[str], what: str) -> None:
@@ -160,6 +233,31 @@ class JobPlan:
     @property
     def translates(self) -> bool:
         return self.request.workflow != "transcribe"
+
+    @property
+    def movie_id(self) -> str:
+        """``--movie-id``, else a film id from the file name: all cuts of a film share it."""
+        given = self.request.movie_id
+        return check_movie_id(given) if given else movie_id_from_path(self.media)
+
+    @property
+    def glossaries(self) -> GlossaryStore:
+        return GlossaryStore(self.store.root / "glossary_learned")
+
+    def glossary(self) -> Glossary:
+        """The terms this job protects: the film's glossary over the global one."""
+        per_movie = self.settings.glossary_per_movie_enabled
+        return self.glossaries.for_job(self.movie_id if per_movie else None)
+
+    def memory_off(self) -> str | None:
+        """Why the translation memory is not consulted, or None when it is."""
+        if not self.settings.translation_memory_enabled:
+            return "TRANSLATION_MEMORY_ENABLED=false"
+        if not self.store.enabled:
+            return self.store.bypass_reason
+        if not self.layer_enabled(Layer.TRANSLATIONS):
+            return "CACHE_TRANSLATIONS=false"
+        return None
 
     def layer_enabled(self, layer: str) -> bool:
         return bool(getattr(self.settings, _LAYER_SWITCHES[layer]))
@@ -200,14 +298,6 @@ class JobPlan:
             max_length=s.translation_max_length,
             num_beams=s.translation_num_beams,
             device=self.asr.device,
-        )
-
-    def translation_key(self, asr_key: CacheKey, source_language: str) -> CacheKey:
-        return CacheKey.build(
-            Layer.TRANSLATIONS,
-            audio_hash=asr_key.audio_hash,
-            asr_key=asr_key.digest,
-            **self.translation_settings(source_language).key_parts(),
         )
 
     def decoded_audio(self) -> Path:
@@ -270,11 +360,14 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
             f"a local transformers folder (Marian, M2M100, NLLB, IndicTrans2) or a name under "
             f"{settings.cache_path / 'models' / 'translation'}"
         )
+    if request.movie_id is not None:
+        check_movie_id(request.movie_id)
     store = CacheManager(
         settings.cache_path,
         ttl_days=settings.cache_ttl_days,
         enabled=settings.enable_caching and not request.no_cache,
         bypass_reason="--no-cache" if request.no_cache else "ENABLE_CACHING=false",
+        tm=settings.tm_policy,
     )
     model = resolve_model(
         "whisperx",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .job import JobPlan, JobResult, StageReport
-from .stages import asr, demux, fingerprint, subtitles, translation
+from .stages import asr, demux, fingerprint, glossary, subtitles, translation
 
 __all__ = ["JOB_LOGGERS", "STAGES", "run_pipeline", "run_stage"]
 
@@ -22,6 +22,7 @@ STAGES: dict[str, Callable[..., tuple[Any, StageReport | None]]] = {
     "demux": demux.run,
     "fingerprint": fingerprint.run,
     "asr": asr.run,
+    "glossary": glossary.run,
     "translation": translation.run,
     "subtitles": subtitles.run,
 }
@@ -78,7 +79,7 @@ def run_pipeline(plan: JobPlan, call: Call, orchestration: str) -> JobResult:
         log.info("job: %s, workflow %s, via %s", plan.media, plan.request.workflow, orchestration)
         known = step("demux", plan)
         fp = step("fingerprint", plan, known)
-        transcript = step("asr", plan, fp)
+        transcript = step("glossary", plan, step("asr", plan, fp))
         final = (
             step("translation", plan, fp.audio_hash, transcript) if plan.translates else transcript
         )

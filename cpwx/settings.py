@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cache_store import GlossaryPolicy, TmPolicy
+
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 DEFAULT_ENV_FILE = Path("config/.env.pipeline")
@@ -30,6 +32,7 @@ class Settings(BaseSettings):
     cache_audio_fingerprints: bool = True
     cache_asr_results: bool = True
     cache_translations: bool = True
+    cache_glossary_learning: bool = True
     cache_ttl_days: int = Field(90, ge=1)
     cache_cost_per_gpu_minute: float = Field(0.05, ge=0)  # spec: $0.50 per 10 min of GPU
 
@@ -55,6 +58,26 @@ class Settings(BaseSettings):
     translation_max_length: int = Field(256, ge=8)
     translation_num_beams: int = Field(4, ge=1)
 
+    # --- translation memory (spec: "Translation Memory Settings") ---
+    translation_memory_enabled: bool = True
+    tm_fuzzy_match_threshold: float = Field(0.80, gt=0, le=1)
+    tm_reuse_min_score: float = Field(0.90, gt=0, le=1)  # ours: the spec's 0.90 bar, named
+    tm_context_window_size: int = Field(3, ge=0)
+    tm_min_confidence: float = Field(0.85, ge=0, le=1)
+    tm_min_reuse_count: int = Field(2, ge=0)
+    tm_max_age_days: int = Field(180, ge=1)
+    tm_max_cache_size_gb: float = Field(10.0, gt=0)
+
+    # --- glossary learning (spec: "Glossary Learning Settings") ---
+    glossary_learning_enabled: bool = True
+    glossary_auto_extract_names: bool = True
+    glossary_auto_extract_cultural: bool = True
+    glossary_min_frequency: int = Field(3, ge=1)
+    glossary_update_global: bool = True
+    glossary_global_min_confidence: float = Field(0.85, ge=0, le=1)
+    glossary_per_movie_enabled: bool = True
+    glossary_min_word_confidence: float = Field(0.6, ge=0, le=1)  # ours
+
     # --- orchestration ---
     store_fast_path: bool = True
     local_prefect_server: str = "http://127.0.0.1:4200/api"
@@ -79,6 +102,32 @@ class Settings(BaseSettings):
         if self.whisper_compute_type != "auto":
             return self.whisper_compute_type
         return "float16" if device == "cuda" else "int8"
+
+    @property
+    def tm_policy(self) -> TmPolicy:
+        return TmPolicy(
+            enabled=self.translation_memory_enabled,
+            fuzzy_threshold=self.tm_fuzzy_match_threshold,
+            reuse_score=self.tm_reuse_min_score,
+            context_window=self.tm_context_window_size,
+            min_confidence=self.tm_min_confidence,
+            min_reuse_count=self.tm_min_reuse_count,
+            max_age_days=self.tm_max_age_days,
+            max_bytes=int(self.tm_max_cache_size_gb * (1 << 30)),
+        )
+
+    @property
+    def glossary_policy(self) -> GlossaryPolicy:
+        return GlossaryPolicy(
+            learning_enabled=self.glossary_learning_enabled and self.cache_glossary_learning,
+            min_frequency=self.glossary_min_frequency,
+            update_global=self.glossary_update_global,
+            global_min_confidence=self.glossary_global_min_confidence,
+            per_movie_enabled=self.glossary_per_movie_enabled,
+            extract_names=self.glossary_auto_extract_names,
+            extract_cultural=self.glossary_auto_extract_cultural,
+            min_word_confidence=self.glossary_min_word_confidence,
+        )
 
     @property
     def threads(self) -> int:

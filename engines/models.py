@@ -24,6 +24,11 @@ class ResolvedModel:
     path: Path
     version: str
 
+    @property
+    def id(self) -> str:
+        """Name and content version: what a cached result says it came from."""
+        return f"{self.name}@{self.version}"
+
 
 def _bundled_tiny_en() -> Path | None:
     try:

@@ -1,4 +1,4 @@
-"""transformers seq2seq behind one call: ``Translator(settings).translate(texts) -> texts``.
+"""transformers seq2seq behind one call: ``Translator(settings).translate(texts)``.
 
 Works with any local Marian, M2M100, NLLB or mBART-50 folder, and with IndicTrans2 where its
 ``IndicTransToolkit`` processor is installed. Weights load from the folder only.
@@ -18,6 +18,7 @@ from .models import ResolvedModel
 
 __all__ = [
     "FLORES_CODES",
+    "Translation",
     "TranslationError",
     "TranslationSettings",
     "Translator",
@@ -71,6 +72,12 @@ _Batch = Callable[[list[str]], list[str]]
 
 class TranslationError(Exception):
     """The translation model cannot be loaded or cannot serve the language pair."""
+
+
+@dataclass(frozen=True)
+class Translation:
+    text: str
+    confidence: float  # the model's mean per-token probability of its output, 0..1
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,7 @@ class Translator:
             return list, list, {"forced_bos_token_id": bos}
         return list, list, {}
 
-    def translate(self, texts: Sequence[str]) -> Iterator[str]:
+    def translate(self, texts: Sequence[str]) -> Iterator[Translation]:
         """Translate in batches, yielding results in order as each batch finishes."""
         import torch
 
@@ -182,7 +189,30 @@ class Translator:
             ).to(s.device)
             with torch.inference_mode():
                 out = model.generate(
-                    **inputs, max_length=s.max_length, num_beams=s.num_beams, **generate_args
+                    **inputs,
+                    max_length=s.max_length,
+                    num_beams=s.num_beams,
+                    output_scores=True,
+                    return_dict_in_generate=True,
+                    **generate_args,
                 )
-            decoded = tokenizer.batch_decode(out, skip_special_tokens=True)
-            yield from (t.strip() for t in post(decoded))
+                confidence = _confidence(model, out, tokenizer.pad_token_id)
+            decoded = tokenizer.batch_decode(out.sequences, skip_special_tokens=True)
+            for text, conf in zip(post(decoded), confidence, strict=True):
+                yield Translation(text.strip(), conf)
+
+
+def _confidence(model: Any, out: Any, pad_id: int | None) -> list[float]:
+    """exp(mean token log-probability) of each output: beam search reports it length-
+    normalised already; greedy output gets it from the per-step scores."""
+    import torch
+
+    if getattr(out, "sequences_scores", None) is not None:
+        return [float(v) for v in torch.exp(out.sequences_scores)]
+    steps = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
+    generated = out.sequences[:, -steps.shape[1] :]
+    mask = (
+        generated != pad_id if pad_id is not None else torch.ones_like(generated, dtype=torch.bool)
+    )
+    mean = torch.where(mask, steps, 0.0).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+    return [float(v) for v in torch.exp(mean)]

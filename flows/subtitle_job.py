@@ -13,12 +13,20 @@ from cpwx.job import JobRequest, Workflow, prepare
 from cpwx.pipeline import run_pipeline
 from cpwx.report import job_markdown
 from cpwx.settings import load_settings
-from tasks import asr_task, demux_task, fingerprint_task, subtitles_task, translation_task
+from tasks import (
+    asr_task,
+    demux_task,
+    fingerprint_task,
+    glossary_task,
+    subtitles_task,
+    translation_task,
+)
 
 TASKS: dict[str, Any] = {
     "demux": demux_task,
     "fingerprint": fingerprint_task,
     "asr": asr_task,
+    "glossary": glossary_task,
     "translation": translation_task,
     "subtitles": subtitles_task,
 }

@@ -184,6 +184,7 @@ def test_translation_workflows_with_a_local_marian(
         **_server_env(cli_env, prefect_server),
         "TRANSLATION_MODEL": str(marian),
         "TRANSLATION_MAX_LENGTH": "24",
+        "TM_MIN_CONFIDENCE": "0",  # random weights: every translation is unsure
     }
     out = tmp_path / "subs"
 
@@ -205,6 +206,9 @@ def test_translation_workflows_with_a_local_marian(
     assert first.code == 0, first.stderr
     j = first.json
     assert j["stages"]["translation"]["cache"] == "miss"
+    memory = j["translation_memory"]
+    assert memory["segments"] > 0 and memory["reused"] == 0
+    assert memory["stored"] == memory["translated"] == memory["segments"]
     assert j["outputs"]["srt"] == str(out / "film.hi.srt")
     assert j["source_outputs"]["srt"] == str(out / "film.en.srt")
     translated = json.loads(Path(j["outputs"]["json"]).read_text())
@@ -216,6 +220,9 @@ def test_translation_workflows_with_a_local_marian(
     assert Path(j["outputs"]["srt"]).read_text().count("-->") >= 1
     again = job("translate").json
     assert again["stages"]["translation"]["cache"] == "hit"
+    assert again["translation_memory"]["hit_rate"] == 1.0
+    assert again["translation_memory"]["context"] == memory["segments"]
+    assert json.loads(Path(again["outputs"]["json"]).read_text()) == translated
     assert again["source_outputs"] == {}
 
 

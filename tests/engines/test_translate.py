@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,15 @@ def test_tiny_marian_translates_in_batches(tmp_path: Path) -> None:
     folder = tiny_marian(tmp_path / "marian", SPOKEN.split("."))
     texts = ["the film begins", "every morning", "nobody knows", "a box full of letters", "x"]
     out = list(Translator(_settings(folder)).translate(texts))
-    assert len(out) == len(texts) and all(isinstance(t, str) for t in out)
+    assert len(out) == len(texts) and all(isinstance(t.text, str) for t in out)
+    assert all(0.0 < t.confidence <= 1.0 for t in out)
+
+
+def test_beam_search_reports_confidence_too(tmp_path: Path) -> None:
+    folder = tiny_marian(tmp_path / "marian", SPOKEN.split("."))
+    settings = dataclasses.replace(_settings(folder), num_beams=3)
+    out = list(Translator(settings).translate(["the film begins", "nobody knows"]))
+    assert all(0.0 < t.confidence <= 1.0 for t in out)
 
 
 def test_folder_without_config_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,0 +1,49 @@
+"""Glossary (layer 5): respell names the film's glossary knows, then learn from this job.
+
+Correction uses the film's own glossary only (names from other films would respell this one's
+characters); learning counts the raw ASR transcript, so a cached re-run, whose corrected text
+depends on the glossary, is recognised and not counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from cache_store import Transcript, correct_names
+
+from ..job import JobPlan, StageReport
+
+log = logging.getLogger("cpwx.glossary")
+
+
+def run(plan: JobPlan, transcript: Transcript) -> tuple[Transcript, StageReport]:
+    started = time.perf_counter()
+    policy = plan.settings.glossary_policy
+    if not policy.learning_enabled:
+        switch = (
+            "CACHE_GLOSSARY_LEARNING=false"
+            if not plan.settings.cache_glossary_learning
+            else "GLOSSARY_LEARNING_ENABLED=false"
+        )
+        return transcript, StageReport("off", 0.0, switch)
+    film = plan.glossaries.load(plan.movie_id) if policy.per_movie_enabled else None
+    corrected, corrections = (
+        correct_names(transcript, film) if film is not None else (transcript, [])
+    )
+    for c in corrections:
+        log.info(
+            "glossary: segment %d: %r -> %r (%.0f)", c.segment, c.original, c.corrected, c.score
+        )
+    learned = plan.glossaries.learn(plan.movie_id, transcript, policy)
+    if learned.added:
+        log.info("glossary: learned for %s: %s", plan.movie_id, ", ".join(learned.added))
+    known = len(film.entries) if film is not None else 0
+    reason = (
+        f"{known} terms known for {plan.movie_id}, {len(corrections)} names corrected"
+        if known
+        else f"first job of {plan.movie_id}: {len(learned.added)} terms learned"
+    )
+    return corrected, StageReport(
+        "hit" if known else "miss", round(time.perf_counter() - started, 3), reason
+    )
