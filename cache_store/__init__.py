@@ -18,6 +18,7 @@ from ._glossary import (
     movie_id_from_path,
     protect,
     split_on_terms,
+    term_type,
 )
 from ._index import SCHEMA_VERSION, IndexBusyError, IndexDamagedError
 from ._keys import CODE_VERSIONS, CacheKey, CacheKeyError, Layer, explain_difference
@@ -41,6 +42,7 @@ from ._manager import MISS_KINDS, CacheManager, Lookup, Outcome, SourceStat
 from ._payloads import PayloadError
 from ._records import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
 from ._tm import HUMAN, TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
+from ._tmx import TmxError, read_tmx, write_tmx
 
 __all__ = [
     "CLEARABLE",
@@ -82,6 +84,7 @@ __all__ = [
     "TmEntry",
     "TmMatch",
     "TmPolicy",
+    "TmxError",
     "Transcript",
     "TranslationMemory",
     "ValidationReport",
@@ -97,9 +100,12 @@ __all__ = [
     "list_largest",
     "movie_id_from_path",
     "protect",
+    "read_tmx",
     "rebuild_index",
     "record_snapshot",
     "split_on_terms",
     "stats",
+    "term_type",
     "validate",
+    "write_tmx",
 ]

@@ -216,11 +216,22 @@ class IndexSession:
             self.con.unregister("new_events")
 
     # --- translation memory ---------------------------------------------------------------
-    def tm_table(self, source_lang: str, target_lang: str) -> pa.Table:
+    def tm_select(self, source_lang: str | None, target_lang: str | None) -> pa.Table:
+        """Entries of one language pair, or of every pair where a language is None."""
         return self.con.execute(
-            "SELECT * FROM tm_entries WHERE source_lang = ? AND target_lang = ?",
+            "SELECT * FROM tm_entries WHERE source_lang = coalesce(?, source_lang) "
+            "AND target_lang = coalesce(?, target_lang) ORDER BY source_lang, target_lang, "
+            "created_at, cache_key",
             [source_lang, target_lang],
         ).fetch_arrow_table()
+
+    def tm_approve(self, source: str, source_lang: str, target_lang: str) -> int:
+        found = self.con.execute(
+            "UPDATE tm_entries SET user_approved = TRUE WHERE source_segment = ? "
+            "AND source_lang = ? AND target_lang = ? RETURNING cache_key",
+            [source, source_lang, target_lang],
+        ).fetchall()
+        return len(found)
 
     def tm_upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or replace entries, keeping a replaced entry's reuse count and approval."""

@@ -18,7 +18,7 @@ from ._keys import CacheKey, Layer, explain_difference
 from ._locks import exclusive
 from ._payloads import PayloadError, encode, quarantine, read_verified, stage
 from ._records import AudioFingerprint, Transcript
-from ._tm import TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
+from ._tm import TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory, canonical
 
 __all__ = ["MISS_KINDS", "CacheManager", "Lookup", "Outcome", "SourceStat"]
 
@@ -396,7 +396,7 @@ class CacheManager:
         pair = (source_lang, target_lang)
         if pair not in self._memories:
             with self.session() as s:
-                table = s.tm_table(source_lang, target_lang)
+                table = s.tm_select(source_lang, target_lang)
             self._memories[pair] = TranslationMemory(table)
         return self._memories[pair]
 
@@ -493,3 +493,42 @@ class CacheManager:
             len(rows),
         )
         return len(rows)
+
+    def import_translations(self, entries: Iterable[TmEntry]) -> int:
+        """Store entries as given (a TMX import): no confidence bar, timestamps kept."""
+        now = self.now()
+        rows = {
+            e.key: {
+                **e.row(),
+                "created_at": e.created_at or now,
+                "last_used": e.last_used or e.created_at or now,
+            }
+            for e in entries
+        }
+        with self.session() as s:
+            s.tm_upsert(list(rows.values()))
+        self._memories.clear()
+        return len(rows)
+
+    def translations(
+        self, source_lang: str | None = None, target_lang: str | None = None
+    ) -> list[TmEntry]:
+        """Every memory entry, optionally of one language pair (for TMX export)."""
+        with self.session() as s:
+            table = s.tm_select(source_lang, target_lang)
+        return [TmEntry.from_row(row) for row in table.to_pylist()]
+
+    def approve_translation(
+        self, source: str, source_lang: str, target_lang: str, target: str | None = None
+    ) -> int:
+        """Mark a segment's translations approved; with ``target``, store the user's own
+        translation as an approved human entry. Approved entries win ties and never expire.
+        Returns the entries approved."""
+        with self.session() as s:
+            if target is not None:
+                entry = TmEntry(source, target, source_lang, target_lang, user_approved=True)
+                now = self.now()
+                s.tm_upsert([{**entry.row(), "created_at": now, "last_used": now}])
+            count = s.tm_approve(canonical(source), source_lang, target_lang)
+        self._memories.clear()
+        return count

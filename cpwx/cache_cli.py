@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,33 +17,13 @@ import cache_store as cs
 from engines.fingerprint import hash_pcm
 from engines.media import demux
 
-from .console import USER_ERRORS, err, fail, stats_for, store_for
+from .console import USER_ERRORS, emit, err, fail, guard, settings_or_fail, stats_for, store_for
 from .report import cleanup_markdown, human_bytes, stats_html, stats_text
-from .settings import Settings, load_settings
 
 app = typer.Typer(help="Inspect and maintain the cache (ccache -s style).", no_args_is_help=True)
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except USER_ERRORS as exc:
-        raise fail(str(exc)) from None
-
-
-def _guard(fn: Any) -> Any:
-    """Turn user errors into one line and a non-zero exit."""
-    try:
-        return fn()
-    except USER_ERRORS as exc:
-        raise fail(str(exc)) from None
-
-
-def _emit(obj: Any) -> None:
-    print(json.dumps(obj, default=str, ensure_ascii=False))
 
 
 @app.command("stats")
@@ -55,12 +34,12 @@ def stats_cmd(
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
 ) -> None:
     """Sizes per layer, hits and misses, time and money saved."""
-    report = _guard(lambda: stats_for(_settings(), days))
+    report = guard(lambda: stats_for(settings_or_fail(), days))
     if html is not None:
         html.write_text(stats_html(report), encoding="utf-8")
         err.print(f"wrote {html}", highlight=False)
     if as_json:
-        _emit(report.to_json())
+        emit(report.to_json())
     else:
         print(stats_text(report, verbose=verbose))
 
@@ -74,8 +53,8 @@ def cleanup(
     as_json: Json = False,
 ) -> None:
     """TTL expiry, then the CACHE_MAX_SIZE_GB cap (LRU weighted by compute per byte)."""
-    settings = _settings()
-    report = _guard(
+    settings = settings_or_fail()
+    report = guard(
         lambda: cs.cleanup(
             store_for(settings),
             max_bytes=settings.cache_max_bytes,
@@ -85,7 +64,7 @@ def cleanup(
         )
     )
     if as_json:
-        _emit({k: v for k, v in dataclasses.asdict(report).items() if k != "removed"})
+        emit({k: v for k, v in dataclasses.asdict(report).items() if k != "removed"})
     else:
         print(cleanup_markdown(report).removeprefix("### Cache cleanup\n\n"))
 
@@ -104,12 +83,12 @@ def clear(
         if layer == "all"
         else (layer,)
     )
-    settings = _settings()
+    settings = settings_or_fail()
     if not yes:
         if not sys.stdin.isatty():
             raise fail("refusing to clear without --yes when not on a terminal", 2)
         typer.confirm(f"Clear {', '.join(layers)} in {settings.cache_path}?", abort=True)
-    removed = _guard(lambda: cs.clear(store_for(settings), layers))
+    removed = guard(lambda: cs.clear(store_for(settings), layers))
     for name, n in removed.items():
         print(f"cleared {name}: {n}")
 
@@ -119,7 +98,7 @@ def invalidate(
     target: Annotated[str, typer.Argument(help="A media file, or an audio hash (64 hex).")],
 ) -> None:
     """Remove an audio hash and everything derived from it (fingerprint, ASR, translations)."""
-    settings = _settings()
+    settings = settings_or_fail()
     store = store_for(settings)
 
     def audio_hash() -> str:
@@ -132,8 +111,8 @@ def invalidate(
         with tempfile.TemporaryDirectory(prefix="cpwx-") as tmp:
             return hash_pcm(demux(path, Path(tmp) / "audio.wav"))
 
-    digest = _guard(audio_hash)
-    counts = _guard(lambda: cs.invalidate(store, digest))
+    digest = guard(audio_hash)
+    counts = guard(lambda: cs.invalidate(store, digest))
     print(f"invalidated {digest[:8]}...: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -146,14 +125,14 @@ def export_cmd(
     layers = tuple(layer or cs.Layer.ALL)
     if bad := [x for x in layers if x not in cs.Layer.ALL]:
         raise fail(f"cannot export {bad[0]!r}: use {', '.join(cs.Layer.ALL)}", 2)
-    n = _guard(lambda: cs.export_archive(store_for(_settings()), archive, layers))
+    n = guard(lambda: cs.export_archive(store_for(settings_or_fail()), archive, layers))
     print(f"exported {n} entries to {archive}")
 
 
 @app.command("import")
 def import_cmd(archive: Annotated[Path, typer.Argument(help="A cpwx export (.tar.gz).")]) -> None:
     """Verify an archive completely, then merge it into this cache."""
-    report = _guard(lambda: cs.import_archive(store_for(_settings()), archive))
+    report = guard(lambda: cs.import_archive(store_for(settings_or_fail()), archive))
     print(f"imported {report.imported} entries ({report.already_present} already present)")
 
 
@@ -163,9 +142,9 @@ def validate(
     as_json: Json = False,
 ) -> None:
     """Check every payload against its checksum and the index; exit 1 if anything is wrong."""
-    report = _guard(lambda: cs.validate(store_for(_settings()), fix=fix))
+    report = guard(lambda: cs.validate(store_for(settings_or_fail()), fix=fix))
     if as_json:
-        _emit(dataclasses.asdict(report) | {"ok": report.ok})
+        emit(dataclasses.asdict(report) | {"ok": report.ok})
     else:
         for p in report.problems:
             print(f"{p.kind}: {p.path}" + (f" ({p.detail})" if p.detail else ""))
@@ -181,16 +160,16 @@ def validate(
 @app.command("rebuild-index")
 def rebuild_index() -> None:
     """Rebuild the index from the payload files alone."""
-    indexed, bad = _guard(lambda: cs.rebuild_index(store_for(_settings())))
+    indexed, bad = guard(lambda: cs.rebuild_index(store_for(settings_or_fail())))
     print(f"rebuilt the index: {indexed} entries, {bad} damaged payloads quarantined")
 
 
 @app.command("list-largest")
 def list_largest(top: Annotated[int, typer.Option(min=1)] = 20, as_json: Json = False) -> None:
     """The biggest entries and model folders."""
-    rows = _guard(lambda: cs.list_largest(store_for(_settings()), top))
+    rows = guard(lambda: cs.list_largest(store_for(settings_or_fail()), top))
     if as_json:
-        _emit([{"layer": layer, "name": name, "bytes": size} for layer, name, size in rows])
+        emit([{"layer": layer, "name": name, "bytes": size} for layer, name, size in rows])
         return
     table = Table("layer", "entry", "size")
     for layer, name, size in rows:
@@ -208,7 +187,7 @@ def warmup(
 
     if not directory.is_dir():
         raise fail(f"{directory}: not a directory")
-    settings = _settings()
+    settings = settings_or_fail()
     files = media_files(directory)
     progress = Progress(
         TextColumn("warm-up"),

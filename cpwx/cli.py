@@ -33,6 +33,7 @@ from .job import (
 )
 from .pipeline import JOB_LOGGERS, run_pipeline, run_stage
 from .settings import Settings, load_settings
+from .tm_cli import app as tm_app
 
 app = typer.Typer(
     name="cpwx",
@@ -44,6 +45,7 @@ app = typer.Typer(
 )
 app.add_typer(cache_app, name="cache")
 app.add_typer(glossary_app, name="glossary")
+app.add_typer(tm_app, name="tm")
 
 
 @app.callback()

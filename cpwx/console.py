@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +20,7 @@ from cache_store import (
     IndexBusyError,
     IndexDamagedError,
     PayloadError,
+    TmxError,
     stats,
 )
 from engines.asr import AlignmentNotReadyError
@@ -25,9 +29,21 @@ from engines.models import ModelNotFoundError
 from engines.translate import TranslationError
 
 from .job import JobError
-from .settings import ConfigError, Settings
+from .settings import ConfigError, Settings, load_settings
 
-__all__ = ["USER_ERRORS", "configure_logging", "err", "fail", "stats_for", "store_for"]
+T = TypeVar("T")
+
+__all__ = [
+    "USER_ERRORS",
+    "configure_logging",
+    "emit",
+    "err",
+    "fail",
+    "guard",
+    "settings_or_fail",
+    "stats_for",
+    "store_for",
+]
 
 err = Console(stderr=True)
 
@@ -44,12 +60,30 @@ USER_ERRORS = (
     AlignmentNotReadyError,
     ArchiveError,
     GlossaryError,
+    TmxError,
 )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]cpwx: error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def guard(fn: Callable[[], T]) -> T:
+    """Run ``fn``, turning user errors into one line and exit status 1."""
+    try:
+        return fn()
+    except USER_ERRORS as exc:
+        raise fail(str(exc)) from None
+
+
+def settings_or_fail() -> Settings:
+    return guard(load_settings)
+
+
+def emit(obj: Any) -> None:
+    """The one JSON object a ``--json`` command prints on stdout."""
+    print(json.dumps(obj, default=str, ensure_ascii=False))
 
 
 def configure_logging(debug: bool, loggers: tuple[str, ...]) -> None:
@@ -67,7 +101,9 @@ def configure_logging(debug: bool, loggers: tuple[str, ...]) -> None:
 
 
 def store_for(settings: Settings) -> CacheManager:
-    return CacheManager(settings.cache_path, ttl_days=settings.cache_ttl_days)
+    return CacheManager(
+        settings.cache_path, ttl_days=settings.cache_ttl_days, tm=settings.tm_policy
+    )
 
 
 def stats_for(settings: Settings, days: int) -> CacheStats:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cache_store._glossary import (
+from cache_store import (
     GLOBAL_ID,
     TERM_TYPES,
     Glossary,
@@ -21,8 +19,7 @@ from cache_store._glossary import (
     term_type,
 )
 
-from .console import USER_ERRORS, err, fail
-from .settings import load_settings
+from .console import emit, err, guard, settings_or_fail
 
 __all__ = ["app"]
 
@@ -30,20 +27,11 @@ app = typer.Typer(help="Learned and user glossaries (layer 5).", no_args_is_help
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 MovieArg = Annotated[str, typer.Argument(help=f"Film id, or {GLOBAL_ID!r}.")]
-_ERRORS = (*USER_ERRORS, GlossaryError)
 T = TypeVar("T")
 
 
-def _guard(fn: Callable[[], T]) -> T:
-    """Turn user errors (bad input, a damaged glossary file) into one line and exit 1."""
-    try:
-        return fn()
-    except _ERRORS as exc:
-        raise fail(str(exc)) from None
-
-
 def _store() -> GlossaryStore:
-    return GlossaryStore(load_settings().cache_path / "glossary_learned")
+    return GlossaryStore(settings_or_fail().cache_path / "glossary_learned")
 
 
 def _translations(values: list[str]) -> tuple[tuple[str, str], ...]:
@@ -54,10 +42,6 @@ def _translations(values: list[str]) -> tuple[tuple[str, str], ...]:
             raise GlossaryError(f"bad --translation {value!r}: use LANG=TEXT, e.g. gu=જય")
         pairs.append((lang.strip(), text.strip()))
     return tuple(pairs)
-
-
-def _emit(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
 
 
 @app.command()
@@ -84,16 +68,16 @@ def add(
         )
         return _store().add(movie, entry)
 
-    glossary = _guard(build)
+    glossary = guard(build)
     print(f"added {term.strip()!r} ({kind}) to {glossary.movie_id}")
 
 
 @app.command()
 def show(movie_id: MovieArg, as_json: Json = False) -> None:
     """List a glossary's entries."""
-    glossary = _guard(lambda: _store().load(movie_id))
+    glossary = guard(lambda: _store().load(movie_id))
     if as_json:
-        _emit(glossary.to_dict())
+        emit(glossary.to_dict())
         return
     if not glossary.entries:
         err.print(f"no glossary entries for {glossary.movie_id}", highlight=False)
@@ -115,14 +99,14 @@ def export_cmd(
     file: Annotated[Path, typer.Argument(help="Target .json file.")],
 ) -> None:
     """Write a glossary as editable JSON."""
-    glossary = _guard(lambda: _store().export(movie_id, file))
+    glossary = guard(lambda: _store().export(movie_id, file))
     print(f"exported {len(glossary.entries)} entries of {glossary.movie_id} to {file}")
 
 
 @app.command("import")
 def import_cmd(file: Annotated[Path, typer.Argument(help="A glossary .json file.")]) -> None:
     """Check a glossary file completely, then merge it into its film's glossary."""
-    glossary = _guard(lambda: _store().import_file(file))
+    glossary = guard(lambda: _store().import_file(file))
     terms = [e.term for e in glossary.entries]
     shown = ", ".join(terms[:10]) + (f", ... ({len(terms) - 10} more)" if len(terms) > 10 else "")
     print(
