@@ -8,6 +8,7 @@ ours. All of it is checked in a staging folder outside the cache before anything
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -23,11 +24,14 @@ from ._keys import Layer
 from ._maintenance import row_from_document
 from ._manager import CacheManager
 from ._payloads import PayloadError, read_verified, stage
+from ._tm import TmEntry
+from ._tmx import TmxError, read_tmx, write_tmx
 
 __all__ = ["ArchiveError", "ImportReport", "export_archive", "import_archive"]
 
 FORMAT = "cpwx-cache-export"
 MANIFEST = "manifest.json"
+MEMORY = "translation_memory.tmx"  # layer 4's rows, which live in the index, travel as TMX
 MAX_MEMBER_BYTES = 512 << 20
 MAX_TOTAL_BYTES = 64 << 30
 MAX_MEMBERS = 2_000_000
@@ -35,7 +39,7 @@ MAX_MEMBERS = 2_000_000
 MAX_EXPANSION = 200
 _LAYERS = "|".join(Layer.ALL)
 _NAME = re.compile(
-    rf"^(?:{MANIFEST}|(?:{_LAYERS})/(?P<s>[0-9a-f]{{2}})/(?P=s)[0-9a-f]{{62}}\.json)$"
+    rf"^(?:{MANIFEST}|{MEMORY}|(?:{_LAYERS})/(?P<s>[0-9a-f]{{2}})/(?P=s)[0-9a-f]{{62}}\.json)$"
 )
 
 
@@ -47,13 +51,15 @@ class ArchiveError(Exception):
 class ImportReport:
     imported: int
     already_present: int
+    memory: int = 0  # translation-memory entries merged
 
 
 def export_archive(cache: CacheManager, target: Path, layers: tuple[str, ...] = Layer.ALL) -> int:
     """Write the entries of ``layers`` to ``target`` (tar.gz); returns how many."""
     with cache.session() as s:
         rows = s.rows("cache_type IN (SELECT unnest(?))", [list(layers)], "ORDER BY file_path")
-    manifest = {
+    memory = cache.translations() if Layer.TRANSLATIONS in layers else []
+    manifest: dict[str, Any] = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "rows": [
@@ -68,23 +74,42 @@ def export_archive(cache: CacheManager, target: Path, layers: tuple[str, ...] = 
             for r in rows
         ],
     }
-    body = json.dumps(manifest, separators=(",", ":")).encode()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    with tarfile.open(partial, "w:gz") as tar:
-        info = tarfile.TarInfo(MANIFEST)
-        info.size, info.mode = len(body), 0o644
-        tar.addfile(info, io.BytesIO(body))
-        for r in rows:
-            path = cache.root / r.file_path
-            info = tar.gettarinfo(str(path), arcname=r.file_path)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.mode = 0o644
-            with open(path, "rb") as fh:
-                tar.addfile(info, fh)
+    with tempfile.TemporaryDirectory(prefix="cpwx-export-") as tmp:
+        tmx = Path(tmp) / MEMORY
+        if memory:
+            write_tmx(memory, tmx)
+            manifest["memory"] = {"entries": len(memory), "sha256": _sha256(tmx)}
+        body = json.dumps(manifest, separators=(",", ":")).encode()
+        with tarfile.open(partial, "w:gz") as tar:
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode = len(body), 0o644
+            tar.addfile(info, io.BytesIO(body))
+            if memory:
+                tar.add(str(tmx), arcname=MEMORY, filter=_anonymous)
+            _add_payloads(cache, tar, rows)
     partial.replace(target)
-    return len(rows)
+    return len(rows) + len(memory)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o644
+    return info
+
+
+def _add_payloads(cache: CacheManager, tar: tarfile.TarFile, rows: list[IndexRow]) -> None:
+    for r in rows:
+        path = cache.root / r.file_path
+        with open(path, "rb") as fh:
+            tar.addfile(_anonymous(tar.gettarinfo(str(path), arcname=r.file_path)), fh)
 
 
 def _refuse(reason: str) -> ArchiveError:
@@ -144,7 +169,7 @@ def _verified_rows(staging: Path) -> list[tuple[IndexRow, Path]]:
     present = {str(p.relative_to(staging)) for p in staging.glob("*/*/*.json")}
     if set(listed) != present:
         raise _refuse("manifest and payload files disagree")
-    out = []
+    out: list[tuple[IndexRow, Path]] = []
     for rel, entry in listed.items():
         path = staging / rel
         try:
@@ -163,6 +188,19 @@ def _verified_rows(staging: Path) -> list[tuple[IndexRow, Path]]:
     return out
 
 
+def _verified_memory(staging: Path) -> list[TmEntry]:
+    manifest = json.loads((staging / MANIFEST).read_text())
+    listed, tmx = manifest.get("memory"), staging / MEMORY
+    if listed is None and not tmx.exists():
+        return []
+    if not isinstance(listed, dict) or not tmx.exists() or _sha256(tmx) != listed.get("sha256"):
+        raise _refuse(f"{MEMORY} and the manifest disagree")
+    try:
+        return read_tmx(tmx)
+    except TmxError as exc:
+        raise _refuse(str(exc).replace(str(tmx), MEMORY)) from exc
+
+
 def import_archive(cache: CacheManager, archive: Path) -> ImportReport:
     """Merge an export into this cache; entries already here are kept as they are."""
     if not archive.is_file():
@@ -171,6 +209,7 @@ def import_archive(cache: CacheManager, archive: Path) -> ImportReport:
         staging = Path(tmp)
         _unpack(archive, staging)
         verified = _verified_rows(staging)
+        memory = _verified_memory(staging)
         with cache.session() as s:
             existing = {
                 r[0]
@@ -193,4 +232,5 @@ def import_archive(cache: CacheManager, archive: Path) -> ImportReport:
             for item in staged:
                 item.discard()
             raise
-    return ImportReport(imported=len(fresh), already_present=len(existing))
+        merged = cache.import_translations(memory) if memory else 0
+    return ImportReport(imported=len(fresh), already_present=len(existing), memory=merged)

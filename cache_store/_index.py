@@ -86,6 +86,10 @@ CREATE TABLE IF NOT EXISTS tm_entries (
 """
 
 
+# What a memory entry costs, roughly: its texts plus a row's overhead in the index.
+TM_BYTES = "(strlen(source_segment) + strlen(translated_segment) + 160)"
+
+
 class IndexBusyError(RuntimeError):
     """The index stayed locked by another program past the deadline."""
 
@@ -224,6 +228,46 @@ class IndexSession:
             "created_at, cache_key",
             [source_lang, target_lang],
         ).fetch_arrow_table()
+
+    def tm_usage(self) -> tuple[int, int]:
+        """(entries, approximate bytes) of the whole memory."""
+        found = self.con.execute(
+            f"SELECT count(*), coalesce(sum({TM_BYTES}), 0) FROM tm_entries"
+        ).fetchone()
+        return (int(found[0]), int(found[1])) if found else (0, 0)
+
+    def tm_expire(
+        self, cutoff: datetime, min_reuse: int, max_bytes: int, dry_run: bool
+    ) -> tuple[int, int, int]:
+        """The memory's own policy: entries unused since ``cutoff`` and reused fewer than
+        ``min_reuse`` times expire; then, over ``max_bytes``, the least reused and least
+        recently used go. Approved entries stay. Returns (expired, evicted, bytes freed)."""
+        aged = f"NOT user_approved AND last_used < ? AND reuse_count < {int(min_reuse)}"
+        expired = self.con.execute(
+            f"SELECT cache_key, {TM_BYTES} FROM tm_entries WHERE {aged}", [cutoff]
+        ).fetchall()
+        evicted = self.con.execute(
+            f"""
+            SELECT cache_key, size FROM (
+                SELECT cache_key, {TM_BYTES} AS size, sum({TM_BYTES}) OVER (
+                    ORDER BY user_approved DESC, reuse_count DESC, last_used DESC, cache_key
+                    ROWS UNBOUNDED PRECEDING) AS running
+                FROM tm_entries WHERE NOT ({aged})
+            ) WHERE running > ? AND cache_key NOT IN (
+                SELECT cache_key FROM tm_entries WHERE user_approved)
+            """,
+            [cutoff, max_bytes],
+        ).fetchall()
+        doomed = [k for k, _ in (*expired, *evicted)]
+        if doomed and not dry_run:
+            self.con.register("doomed_tm", pa.table({"cache_key": doomed}))
+            try:
+                self.con.execute(
+                    "DELETE FROM tm_entries WHERE cache_key IN (SELECT cache_key FROM doomed_tm)"
+                )
+            finally:
+                self.con.unregister("doomed_tm")
+        return len(expired), len(evicted), sum(int(b) for _, b in (*expired, *evicted))
 
     def tm_approve(self, source: str, source_lang: str, target_lang: str) -> int:
         found = self.con.execute(

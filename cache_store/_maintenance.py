@@ -7,6 +7,7 @@ holds ``cleanup.lock`` for its whole run, so two cleanups never both trim for th
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ __all__ = [
     "stats",
     "validate",
 ]
+
+log = logging.getLogger("cache_store")
 
 GLOSSARY_DIR = "glossary_learned"
 CLEARABLE = (*Layer.ALL, "glossary", "models")
@@ -139,6 +142,7 @@ def stats(
             ).fetchall()
         }
         oldest = s.con.execute("SELECT min(created_at) FROM cache_index").fetchone()
+        memory = s.tm_usage()
         events = s.con.execute(
             "SELECT layer, outcome, count(*), coalesce(sum(saved_seconds), 0) FROM cache_events "
             "WHERE ts >= ? GROUP BY 1, 2",
@@ -171,6 +175,9 @@ def stats(
             saved_seconds=round(counts.get((layer, "hit"), (0, 0.0))[1], 3),
         )
 
+    # The translation memory's rows live in the index: they count as the translations layer.
+    n, b = sizes.get(Layer.TRANSLATIONS, (0, 0))
+    sizes[Layer.TRANSLATIONS] = (n + memory[0], b + memory[1])
     layers = [layer_stats(layer, *sizes.get(layer, (0, 0))) for layer in Layer.ALL]
     models = dir_usage(cache.models_dir)
     glossary = dir_usage(cache.root / GLOSSARY_DIR)
@@ -211,6 +218,8 @@ class CleanupReport:
     bytes_before: int
     bytes_after: int
     max_bytes: int
+    memory_expired: int = 0  # translation-memory entries, by TM_MAX_AGE_DAYS/TM_MIN_REUSE_COUNT
+    memory_evicted: int = 0  # ... and by TM_MAX_CACHE_SIZE_GB
     removed: tuple[str, ...] = field(repr=False, default=())
 
     @property
@@ -267,6 +276,12 @@ def cleanup(
                         continue
                     for_size.append(row)
                     excess -= row[3]
+            memory = s.tm_expire(
+                now - timedelta(days=cache.tm.max_age_days),
+                cache.tm.min_reuse_count,
+                cache.tm.max_bytes,
+                dry_run,
+            )
         victims = [*expired, *by_usage, *for_size]
         removed: list[str] = []
         if not dry_run and victims:
@@ -274,6 +289,8 @@ def cleanup(
         kept = set(removed) if not dry_run else {v[0] for v in victims}
         freed = sum(v[3] for v in victims if v[0] in kept)
         return CleanupReport(
+            memory_expired=memory[0],
+            memory_evicted=memory[1],
             dry_run=dry_run,
             expired=sum(1 for v in expired if v[0] in kept),
             evicted_by_usage=sum(1 for v in by_usage if v[0] in kept),
@@ -301,6 +318,9 @@ def clear(cache: CacheManager, layers: tuple[str, ...]) -> dict[str, int]:
                 if layer == Layer.FINGERPRINTS:
                     shutil.rmtree(cache.root / "sources", ignore_errors=True)
                 removed[layer] = int(n[0]) if n else 0
+                if layer == Layer.TRANSLATIONS:
+                    removed[layer] += s.tm_usage()[0]
+                    s.con.execute("DELETE FROM tm_entries")
             else:
                 folder = cache.models_dir if layer == "models" else cache.root / GLOSSARY_DIR
                 removed[layer] = dir_usage(folder)[1]
@@ -313,6 +333,12 @@ def invalidate(cache: CacheManager, audio_hash: str) -> dict[str, int]:
     Learned glossaries stay: they are history, not derived data."""
     with cache.session() as s:
         rows = s.rows("audio_hash = ?", [audio_hash])
+        # Memory entries made from this audio go too, unless a person approved them.
+        memory = s.con.execute(
+            "DELETE FROM tm_entries WHERE audio_hash = ? AND NOT user_approved RETURNING cache_key",
+            [audio_hash],
+        ).fetchall()
+    cache.forget_memories()
     removed = set(cache.remove((r.cache_key, cache.root / r.file_path, None) for r in rows))
     for source in (cache.root / "sources").glob("*.json"):
         try:
@@ -322,6 +348,7 @@ def invalidate(cache: CacheManager, audio_hash: str) -> dict[str, int]:
         if document.get("audio_hash") == audio_hash:
             source.unlink(missing_ok=True)
     counts = dict.fromkeys(Layer.ALL, 0)
+    counts[Layer.TRANSLATIONS] = len(memory)
     for r in rows:
         if r.cache_key in removed:
             counts[r.cache_type] += 1
@@ -479,6 +506,17 @@ def validate(cache: CacheManager, fix: bool = False) -> ValidationReport:
     return ValidationReport(checked=len(rows), problems=problems, fixed=fix)
 
 
+def _salvage_memory(index: Index, old: Path) -> None:
+    """The translation memory lives only in the index: carry it over when the old file still
+    opens (a rebuild is often for stale rows, not a broken file)."""
+    try:
+        with index.session() as s:
+            s.con.execute("ATTACH '" + str(old).replace("'", "''") + "' AS old (READ_ONLY)")
+            s.con.execute("INSERT OR IGNORE INTO tm_entries SELECT * FROM old.tm_entries")
+    except duckdb.Error as exc:
+        log.warning("translation memory not recovered from %s: %s", old, str(exc).splitlines()[0])
+
+
 def rebuild_index(cache: CacheManager) -> tuple[int, int]:
     """A new index from the payload files alone; damaged payloads go to quarantine.
 
@@ -503,6 +541,7 @@ def rebuild_index(cache: CacheManager) -> tuple[int, int]:
     new_index = Index(fresh)
     with new_index.session() as s:
         s.upsert(rows)
+    _salvage_memory(new_index, cache.index.path)
     duckdb.connect(str(fresh)).close()  # checkpoint the WAL into the file before the swap
     with exclusive(cache.index.lock_path):
         fresh.replace(cache.index.path)

@@ -400,6 +400,10 @@ class CacheManager:
             self._memories[pair] = TranslationMemory(table)
         return self._memories[pair]
 
+    def forget_memories(self) -> None:
+        """Drop loaded matchers after the memory changed underneath them."""
+        self._memories.clear()
+
     def find_translation_match(
         self,
         source: str,
@@ -485,7 +489,7 @@ class CacheManager:
             s.tm_upsert(list(rows.values()))
             s.tm_touch(reused, now)
             s.add_events(events)
-        self._memories.clear()
+        self.forget_memories()
         log.info(
             "Translation memory: %d/%d segments reused, %d new entries stored",
             len(reused),
@@ -507,7 +511,7 @@ class CacheManager:
         }
         with self.session() as s:
             s.tm_upsert(list(rows.values()))
-        self._memories.clear()
+        self.forget_memories()
         return len(rows)
 
     def translations(
@@ -530,5 +534,5 @@ class CacheManager:
                 now = self.now()
                 s.tm_upsert([{**entry.row(), "created_at": now, "last_used": now}])
             count = s.tm_approve(canonical(source), source_lang, target_lang)
-        self._memories.clear()
+        self.forget_memories()
         return count

@@ -77,48 +77,66 @@ def read_tmx(path: Path) -> list[TmEntry]:
     default_source = header.get("srclang", "")
     entries: list[TmEntry] = []
     for n, tu in enumerate(body.iter("tu"), 1):
-        segs: dict[str, str] = {}
-        for tuv in tu.findall("tuv"):
-            lang, seg = _lang(tuv.get(_XML_LANG) or tuv.get("lang")), tuv.find("seg")
-            if not lang or seg is None:
-                raise TmxError(f"{path}: translation unit {n}: a <tuv> lacks xml:lang or <seg>")
-            segs[lang] = _seg_text(seg)
-        source_lang = _lang(tu.get("srclang") or default_source)
-        if source_lang in ("", "*all*"):
-            source_lang = _lang(tu.findall("tuv")[0].get(_XML_LANG)) if segs else ""
-        if source_lang not in segs:
-            raise TmxError(f"{path}: translation unit {n}: no <tuv> in source language")
-        props = {p.get("type", ""): (p.text or "") for p in tu.findall("prop")}
-        context = TmContext(
-            (props["prev"],) if props.get("prev") else (),
-            (props["next"],) if props.get("next") else (),
-        )
-        if props.get("x-cpwx-context"):
-            try:
-                window = json.loads(props["x-cpwx-context"])
-                context = TmContext(tuple(window["prev"]), tuple(window["next"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise TmxError(f"{path}: translation unit {n}: bad x-cpwx-context") from exc
-        for lang, text in segs.items():
-            if lang == source_lang or not text or not segs[source_lang]:
-                continue
-            entries.append(
-                TmEntry(
-                    source=segs[source_lang],
-                    target=text,
-                    source_lang=source_lang,
-                    target_lang=lang,
-                    model=props.get("x-cpwx-model") or HUMAN,
-                    glossary_hash=props.get("x-cpwx-glossary-hash", ""),
-                    context=context,
-                    confidence=_float(props.get("x-cpwx-confidence"), 1.0),
-                    reuse_count=int(_float(tu.get("usagecount"), 0)),
-                    created_at=_stamp(tu.get("creationdate")),
-                    last_used=_stamp(tu.get("lastusagedate")),
-                    user_approved=props.get("x-cpwx-approved") == "true",
-                )
-            )
+        try:
+            entries += _unit(tu, default_source)
+        except TmxError as exc:
+            raise TmxError(f"{path}: translation unit {n}: {exc}") from exc
     return entries
+
+
+def _context(props: dict[str, str]) -> TmContext:
+    if props.get("x-cpwx-context"):
+        try:
+            window = json.loads(props["x-cpwx-context"])
+            return TmContext(tuple(window["prev"]), tuple(window["next"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TmxError("bad x-cpwx-context") from exc
+    return TmContext(
+        (props["prev"],) if props.get("prev") else (),
+        (props["next"],) if props.get("next") else (),
+    )
+
+
+def _unit(tu: ET.Element, default_source: str) -> list[TmEntry]:
+    """One ``<tu>``: an entry per translation of its source segment."""
+    segs: dict[str, str] = {}
+    for tuv in tu.findall("tuv"):
+        lang, seg = _lang(tuv.get(_XML_LANG) or tuv.get("lang")), tuv.find("seg")
+        if not lang or seg is None:
+            raise TmxError("a <tuv> lacks xml:lang or <seg>")
+        segs[lang] = _seg_text(seg)
+    source_lang = _lang(tu.get("srclang") or default_source)
+    if source_lang in ("", "*all*") and segs:
+        source_lang = next(iter(segs))
+    if source_lang not in segs:
+        raise TmxError("no <tuv> in the source language")
+    props = {p.get("type", ""): (p.text or "") for p in tu.findall("prop")}
+    try:
+        terms = tuple(str(t) for t in json.loads(props.get("x-cpwx-terms") or "[]"))
+    except (ValueError, TypeError) as exc:
+        raise TmxError("bad x-cpwx-terms") from exc
+    source, context = segs[source_lang], _context(props)
+    return [
+        TmEntry(
+            source=source,
+            target=text,
+            source_lang=source_lang,
+            target_lang=lang,
+            model=props.get("x-cpwx-model") or HUMAN,
+            glossary_hash=props.get("x-cpwx-glossary-hash", ""),
+            glossary_terms=terms,
+            context=context,
+            confidence=_float(props.get("x-cpwx-confidence"), 1.0),
+            reuse_count=int(_float(tu.get("usagecount"), 0)),
+            created_at=_stamp(tu.get("creationdate")),
+            last_used=_stamp(tu.get("lastusagedate")),
+            user_approved=props.get("x-cpwx-approved") == "true",
+            movie_id=props.get("x-cpwx-movie") or None,
+            audio_hash=props.get("x-cpwx-audio-hash") or None,
+        )
+        for lang, text in segs.items()
+        if lang != source_lang and text and source
+    ]
 
 
 def _float(value: str | None, default: float) -> float:
@@ -155,6 +173,11 @@ def write_tmx(entries: Iterable[TmEntry], path: Path, tool_version: str = "1") -
             "x-cpwx-confidence": f"{e.confidence:.4f}",
             "x-cpwx-approved": "true" if e.user_approved else "false",
             "x-cpwx-glossary-hash": e.glossary_hash,
+            "x-cpwx-terms": json.dumps(list(e.glossary_terms), ensure_ascii=False)
+            if e.glossary_terms
+            else "",
+            "x-cpwx-movie": e.movie_id or "",
+            "x-cpwx-audio-hash": e.audio_hash or "",
             "prev": e.context.prev[0] if e.context.prev else "",
             "next": e.context.next[0] if e.context.next else "",
             "x-cpwx-context": json.dumps(

@@ -95,7 +95,9 @@ def cleanup_markdown(report: CleanupReport) -> str:
         f"({report.expired} expired, {report.evicted_by_usage} by usage, "
         f"{report.evicted_for_size} for the size cap), freeing "
         f"{human_bytes(report.freed_bytes)}. Size {human_bytes(report.bytes_before)} -> "
-        f"{human_bytes(report.bytes_after)} (cap {human_bytes(report.max_bytes)})."
+        f"{human_bytes(report.bytes_after)} (cap {human_bytes(report.max_bytes)}). "
+        f"Translation memory: {report.memory_expired} entries expired, "
+        f"{report.memory_evicted} evicted for TM_MAX_CACHE_SIZE_GB."
     )
 
 
