@@ -227,7 +227,7 @@ class IndexSession:
             "AND target_lang = coalesce(?, target_lang) ORDER BY source_lang, target_lang, "
             "created_at, cache_key",
             [source_lang, target_lang],
-        ).fetch_arrow_table()
+        ).to_arrow_table()
 
     def tm_usage(self) -> tuple[int, int]:
         """(entries, approximate bytes) of the whole memory."""

@@ -65,7 +65,7 @@ def normalise(texts: pa.Array | Sequence[str]) -> pa.Array:
     NFKC, lower case, numbers as one placeholder, punctuation dropped, whitespace collapsed."""
     arr = texts if isinstance(texts, pa.Array) else pa.array(list(texts), pa.string())
     arr = pc.utf8_lower(pc.utf8_normalize(arr, form="NFKC"))
-    arr = pc.replace_substring_regex(arr, r"\p{N}+(?:[.,]\p{N}+)*", "#")
+    arr = pc.replace_substring_regex(arr, r"\p{N}+(?:[.,]\p{N}+)*", "0")
     arr = pc.replace_substring_regex(arr, r"[\p{P}\p{S}]+", " ")
     return pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"\s+", " "))
 

@@ -9,7 +9,7 @@ import typer
 
 from cache_store import read_tmx, write_tmx
 
-from .console import emit, err, fail, guard, settings_or_fail, store_for
+from .console import emit, fail, guard, settings_or_fail, store_for
 
 __all__ = ["app"]
 
@@ -34,7 +34,7 @@ def import_cmd(
     if as_json:
         emit({"file": str(file), "imported": stored, "pairs": pairs})
     else:
-        err.print(f"imported {stored} translations ({', '.join(pairs) or 'none'}) from {file}")
+        print(f"imported {stored} translations ({', '.join(pairs) or 'none'}) from {file}")
 
 
 @app.command("export")
@@ -51,7 +51,7 @@ def export_cmd(
     if as_json:
         emit({"file": str(file), "exported": written})
     else:
-        err.print(f"exported {written} translation units to {file}")
+        print(f"exported {written} translation units to {file}")
 
 
 @app.command("approve")
@@ -74,4 +74,4 @@ def approve_cmd(
     if as_json:
         emit({"approved": count})
     else:
-        err.print(f"approved {count} translation(s) of {source!r}")
+        print(f"approved {count} translation(s) of {source!r}")
