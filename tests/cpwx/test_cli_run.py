@@ -224,6 +224,18 @@ def test_translation_workflows_with_a_local_marian(
     assert again["translation_memory"]["context"] == memory["segments"]
     assert json.loads(Path(again["outputs"]["json"]).read_text()) == translated
     assert again["source_outputs"] == {}
+    # A glossary change re-translates exactly the segments holding the changed term.
+    added = run_cli(
+        "glossary", "add", "--term", "king", "--type", "technical_term", "--movie", "film",
+        "--translation", "hi=राजा", env=env,
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    third = job("translate").json
+    holding = [i for i, s in enumerate(source["segments"]) if "king" in s["text"].lower()]
+    assert third["translation_memory"]["translated"] == len(holding) > 0
+    assert third["translation_memory"]["reused"] == memory["segments"] - len(holding)
+    final = json.loads(Path(third["outputs"]["json"]).read_text())["segments"]
+    assert all("राजा" in final[i]["text"] for i in holding)
 
 
 def _seeded_store(cli_env: dict[str, str]) -> Path:
