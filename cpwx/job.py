@@ -104,6 +104,7 @@ class MemoryReport:
     fuzzy: int  # similar segment, at or above the reuse bar
     translated: int  # sent to the model
     stored: int  # fresh translations kept (confident enough)
+    reused_segments: tuple[int, ...] = ()  # indices of the segments served from memory
 
     @property
     def reused(self) -> int:
@@ -115,8 +116,10 @@ class MemoryReport:
 
     @classmethod
     def of(cls, matches: list[TmMatch | None], reuse: float, stored: int) -> MemoryReport:
+        reused = tuple(i for i, m in enumerate(matches) if m is not None and m.score >= reuse)
         used = [m for m in matches if m is not None and m.score >= reuse]
         return cls(
+            reused_segments=reused,
             segments=len(matches),
             context=sum(m.level == "context" for m in used),
             exact=sum(m.level == "exact" for m in used),
@@ -198,7 +201,8 @@ class JobResult:
 def _stage_from_json(d: dict[str, Any]) -> StageReport:
     memory = d.get("memory")
     if memory is not None:
-        memory = MemoryReport(**{k: memory[k] for k in MemoryReport.__dataclass_fields__})
+        fields = {k: memory[k] for k in MemoryReport.__dataclass_fields__}
+        memory = MemoryReport(**{**fields, "reused_segments": tuple(fields["reused_segments"])})
     return StageReport(**{**d, "memory": memory})
 
 
