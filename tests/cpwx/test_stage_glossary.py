@@ -1,0 +1,45 @@
+"""The glossary stage in a job: learn on a film's first job, correct names on its next one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cache_store import Segment, Transcript, Word
+from cpwx.job import JobPlan, JobRequest, prepare
+from cpwx.settings import load_settings
+from cpwx.stages import glossary
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "demo.mp4"
+
+
+def _plan(tmp_path: Path, **overrides: object) -> JobPlan:
+    settings = load_settings(env_file=tmp_path / "none.env", cache_dir=tmp_path, **overrides)
+    return prepare(JobRequest(SAMPLE, movie_id="Jaane_Tu"), settings)
+
+
+def _transcript(name: str, n: int = 4, score: float = 0.95) -> Transcript:
+    lines = [f"Where is {name} now?", f"I told {name} twice.", f"Ask {name} again."]
+    return Transcript(
+        "en",
+        tuple(
+            Segment(i, i + 1, text, words=tuple(Word(w, score=score) for w in text.split()))
+            for i, text in enumerate(lines * n)
+        ),
+    )
+
+
+def test_first_job_learns_and_the_next_corrects(tmp_path: Path) -> None:
+    first, report = glossary.run(_plan(tmp_path), _transcript("Aditi"))
+    assert report.cache == "miss" and "first job of jaane_tu" in report.reason
+    assert first == _transcript("Aditi")
+    fixed, report = glossary.run(_plan(tmp_path), _transcript("Aditee", n=1, score=0.5))
+    assert report.cache == "hit" and "3 names corrected" in report.reason
+    assert all("Aditi" in s.text and "Aditee" not in s.text for s in fixed.segments)
+
+
+def test_switches_turn_the_stage_off(tmp_path: Path) -> None:
+    for switch in ("cache_glossary_learning", "glossary_learning_enabled"):
+        out, report = glossary.run(_plan(tmp_path, **{switch: False}), _transcript("Aditi"))
+        assert report.cache == "off" and switch.upper() in report.reason
+        assert out == _transcript("Aditi")
+    assert not (tmp_path / "glossary_learned").exists()
