@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -89,6 +90,8 @@ def emit(obj: Any) -> None:
 def configure_logging(debug: bool, loggers: tuple[str, ...]) -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", ",".join(loggers))
     if not debug:
+        # Library warnings (urllib3, transformers, ...) are for developers: --debug shows them.
+        warnings.simplefilter("ignore")
         # Prefect still records every log line for the UI; the terminal shows progress instead.
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -27,7 +27,9 @@ def run(plan: JobPlan, transcript: Transcript) -> tuple[Transcript, StageReport]
             else "GLOSSARY_LEARNING_ENABLED=false"
         )
         return transcript, StageReport("off", 0.0, switch)
-    film = plan.glossaries.load(plan.movie_id) if policy.per_movie_enabled else None
+    # --no-cache / ENABLE_CACHING=false: no correction from what is stored; still learn.
+    reads = policy.per_movie_enabled and plan.store.enabled
+    film = plan.glossaries.load(plan.movie_id) if reads else None
     corrected, corrections = (
         correct_names(transcript, film) if film is not None else (transcript, [])
     )
@@ -42,8 +44,9 @@ def run(plan: JobPlan, transcript: Transcript) -> tuple[Transcript, StageReport]
     reason = (
         f"{known} terms known for {plan.movie_id}, {len(corrections)} names corrected"
         if known
-        else f"first job of {plan.movie_id}: {len(learned.added)} terms learned"
+        else f"no terms known for {plan.movie_id} yet: {len(learned.added)} learned now"
     )
-    return corrected, StageReport(
-        "hit" if known else "miss", round(time.perf_counter() - started, 3), reason
-    )
+    seconds = round(time.perf_counter() - started, 3)
+    if not plan.store.enabled:
+        return corrected, StageReport("off", seconds, plan.store.bypass_reason)
+    return corrected, StageReport("hit" if known else "miss", seconds, reason)

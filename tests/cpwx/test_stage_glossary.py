@@ -30,7 +30,7 @@ def _transcript(name: str, n: int = 4, score: float = 0.95) -> Transcript:
 
 def test_first_job_learns_and_the_next_corrects(tmp_path: Path) -> None:
     first, report = glossary.run(_plan(tmp_path), _transcript("Aditi"))
-    assert report.cache == "miss" and "first job of jaane_tu" in report.reason
+    assert report.cache == "miss" and "no terms known for jaane_tu yet" in report.reason
     assert first == _transcript("Aditi")
     fixed, report = glossary.run(_plan(tmp_path), _transcript("Aditee", n=1, score=0.5))
     assert report.cache == "hit" and "3 names corrected" in report.reason
