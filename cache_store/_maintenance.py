@@ -60,7 +60,7 @@ def dir_usage(path: Path) -> tuple[int, int]:
     size = files = 0
     if path.exists():
         for p in path.rglob("*"):
-            if p.is_file() and not p.is_symlink():
+            if p.is_file() and not p.is_symlink() and not p.name.startswith("."):
                 size += p.stat().st_size
                 files += 1
     return size, files

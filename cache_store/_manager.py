@@ -159,16 +159,44 @@ class CacheManager:
         self.journal.append(
             {
                 "kind": "event",
-                "ts": _iso(self.now()),
-                "layer": key.layer,
-                "cache_key": key.digest,
-                "outcome": lookup.outcome.value,
-                "reason_kind": lookup.reason_kind,
-                "reason": lookup.reason,
-                "saved_seconds": lookup.saved_seconds,
+                **self._event(
+                    key.layer,
+                    key.digest,
+                    lookup.outcome,
+                    lookup.reason_kind,
+                    lookup.reason,
+                    lookup.saved_seconds,
+                ),
             }
         )
         return lookup
+
+    def _event(
+        self,
+        layer: str,
+        key: str,
+        outcome: Outcome,
+        reason_kind: str | None,
+        reason: str,
+        saved_seconds: float = 0.0,
+    ) -> dict[str, Any]:
+        """One ``cache_events`` row."""
+        return {
+            "ts": _iso(self.now()),
+            "layer": layer,
+            "cache_key": key,
+            "outcome": outcome.value,
+            "reason_kind": reason_kind,
+            "reason": reason,
+            "saved_seconds": round(saved_seconds, 4),
+        }
+
+    def note_glossary(self, movie_id: str, known: bool, reason: str) -> None:
+        """Count a job's use of layer 5: a hit when its film's glossary already knew terms."""
+        outcome = Outcome.HIT if known else Outcome.MISS if self.enabled else Outcome.BYPASSED
+        kind = None if known else "new content" if self.enabled else "bypassed"
+        event = self._event("glossary", movie_id, outcome, kind, reason)
+        self.journal.append({"kind": "event", **event})
 
     def _lookup(self, key: CacheKey) -> Lookup:
         if not self.enabled:
@@ -475,15 +503,14 @@ class CacheManager:
             else:
                 reason = "no match" if self.enabled else self.bypass_reason
             events.append(
-                {
-                    "ts": _iso(now),
-                    "layer": Layer.TRANSLATIONS,
-                    "cache_key": match.entry.key if hit and match else query.key,
-                    "outcome": "hit" if hit else "miss" if self.enabled else "bypassed",
-                    "reason_kind": None if hit else "new content" if self.enabled else "bypassed",
-                    "reason": reason,
-                    "saved_seconds": round(seconds_each, 4) if hit else 0.0,
-                }
+                self._event(
+                    Layer.TRANSLATIONS,
+                    match.entry.key if hit and match else query.key,
+                    Outcome.HIT if hit else Outcome.MISS if self.enabled else Outcome.BYPASSED,
+                    None if hit else "new content" if self.enabled else "bypassed",
+                    reason,
+                    seconds_each if hit else 0.0,
+                )
             )
         with self.session() as s:
             s.tm_upsert(list(rows.values()))

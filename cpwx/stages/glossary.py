@@ -47,6 +47,7 @@ def run(plan: JobPlan, transcript: Transcript) -> tuple[Transcript, StageReport]
         else f"no terms known for {plan.movie_id} yet: {len(learned.added)} learned now"
     )
     seconds = round(time.perf_counter() - started, 3)
+    plan.store.note_glossary(plan.movie_id, known > 0, reason)
     if not plan.store.enabled:
         return corrected, StageReport("off", seconds, plan.store.bypass_reason)
     return corrected, StageReport("hit" if known else "miss", seconds, reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cache_store import Segment, Transcript, Word
+from cache_store import CacheManager, Segment, Transcript, Word, stats
 from cpwx.job import JobPlan, JobRequest, prepare
 from cpwx.settings import load_settings
 from cpwx.stages import glossary
@@ -35,6 +35,8 @@ def test_first_job_learns_and_the_next_corrects(tmp_path: Path) -> None:
     fixed, report = glossary.run(_plan(tmp_path), _transcript("Aditee", n=1, score=0.5))
     assert report.cache == "hit" and "3 names corrected" in report.reason
     assert all("Aditi" in s.text and "Aditee" not in s.text for s in fixed.segments)
+    layer = {s.layer: s for s in stats(CacheManager(tmp_path)).layers}["glossary"]
+    assert (layer.hits, layer.misses, layer.entries) == (1, 1, 2)  # film + global glossary
 
 
 def test_switches_turn_the_stage_off(tmp_path: Path) -> None:
