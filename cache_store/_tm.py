@@ -9,9 +9,10 @@ Matching follows the spec's levels and the industry's bands (Trados, memoQ):
    in another scene is still the same line).
 
 A 1M-entry memory answers a fuzzy query in milliseconds because it never scans: entries are
-numbered in order of normalised length, so Translate Toolkit's 0.75x-1.33x length window is an
-id range, and an inverted index of normalised tokens (CSR arrays) yields the entries sharing the
-query's rarest tokens within that range. Only those few are scored with rapidfuzz.
+numbered in order of normalised length, so a length window (Translate Toolkit's idea, sized
+here from the threshold) is an id range, and an inverted index of normalised tokens (CSR
+arrays) yields the entries sharing the query's rarest tokens within that range. Only those few
+are scored with rapidfuzz.
 """
 
 from __future__ import annotations
@@ -49,9 +50,8 @@ MatchLevel = Literal["context", "exact", "fuzzy"]
 
 _CONTEXT_BAR = 0.80  # spec: "exact segment + similar context (>80% match)"
 _CONTEXT_PENALTY = 0.9
-_LENGTH_WINDOW = 0.75  # Translate Toolkit's tmdb: len*0.75 <= L <= len/0.75
 _POSTING_BUDGET = 20_000  # ids gathered per query at most: bounds the worst case
-_RESCORED = 64  # candidates scored with rapidfuzz per query
+_RESCORED = 512  # candidates scored with rapidfuzz per query (one cdist-like batch)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -351,11 +351,15 @@ class TranslationMemory:
         used = e.last_used.timestamp() if e.last_used else 0.0
         return (e.user_approved, e.confidence, e.reuse_count, used)
 
-    def candidates(self, norm: str) -> np.ndarray:
-        """Entries in the length window sharing the query's rarest tokens, most shared first."""
-        n = len(norm)
-        lo = int(np.searchsorted(self._lengths, math.ceil(n * _LENGTH_WINDOW), "left"))
-        hi = int(np.searchsorted(self._lengths, math.floor(n / _LENGTH_WINDOW), "right"))
+    def candidates(self, norm: str, threshold: float) -> np.ndarray:
+        """Entries in the length window sharing the query's rarest tokens, most shared first.
+
+        ``fuzz.ratio >= t`` needs the shorter text to be at least t / (2 - t) of the longer
+        (0.6 at 0.75): that window loses no match by length, where tmdb's fixed 0.75 does.
+        """
+        n, window = len(norm), threshold / (2 - threshold)
+        lo = int(np.searchsorted(self._lengths, math.ceil(n * window), "left"))
+        hi = int(np.searchsorted(self._lengths, math.floor(n / window), "right"))
         if hi <= lo:
             return np.empty(0, np.int32)
         token_ids = {self._vocab[t] for t in norm.split(" ") if t in self._vocab}
@@ -397,7 +401,9 @@ class TranslationMemory:
         norm = normalise([source])[0].as_py()
         if not norm:
             return []
-        ids = [int(i) for i in self._usable(self.candidates(norm), models, glossary_hash)]
+        ids = [
+            int(i) for i in self._usable(self.candidates(norm, threshold), models, glossary_hash)
+        ]
         scored = process.extract(
             norm,
             [self._norm[i] for i in ids],
