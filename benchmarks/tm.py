@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import torch  # noqa: E402
+
 from cache_store import Segment, Transcript, Word  # noqa: E402
 from cpwx.job import JobRequest, prepare  # noqa: E402
 from cpwx.settings import load_settings  # noqa: E402
@@ -101,6 +103,7 @@ def consistency(work: Path, n: int, seed: int) -> dict[str, Any]:
     first = script(rng, n)
     edited = set(rng.sample(range(n), n // 10))
     second = [edit(rng, line) if i in edited else line for i, line in enumerate(first)]
+    torch.manual_seed(seed)  # random weights: the same ones each run, so times compare
     model = tiny_marian(work / "marian", first + second)
     cache = work / "cache-consistency"
     runs = []

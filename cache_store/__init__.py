@@ -2,23 +2,23 @@
 
 from ._archive import ArchiveError, ImportReport, export_archive, import_archive
 from ._glossary import (
-    GLOBAL_ID,
     TERM_TYPES,
     Glossary,
     GlossaryEntry,
     GlossaryError,
     GlossaryPolicy,
-    GlossaryStore,
+    TermType,
+    check_movie_id,
+    term_type,
+)
+from ._glossary_store import GLOBAL_ID, GlossaryStore, movie_id_from_path
+from ._glossary_terms import (
     LearnReport,
     NameCorrection,
     Protected,
-    TermType,
-    check_movie_id,
     correct_names,
-    movie_id_from_path,
     protect,
     split_on_terms,
-    term_type,
 )
 from ._index import SCHEMA_VERSION, IndexBusyError, IndexDamagedError
 from ._keys import CODE_VERSIONS, CacheKey, CacheKeyError, Layer, explain_difference

@@ -9,22 +9,24 @@ from typing import Any
 
 import pytest
 
-from cache_store import PayloadError, Segment, Transcript, Word
-from cache_store._glossary import (
+from cache_store import (
     Glossary,
     GlossaryEntry,
     GlossaryError,
     GlossaryPolicy,
     GlossaryStore,
     LearnReport,
+    PayloadError,
+    Segment,
     TermType,
+    Transcript,
+    Word,
     correct_names,
-    extract_character_names,
-    extract_cultural_terms,
     movie_id_from_path,
     protect,
     split_on_terms,
 )
+from cache_store._glossary_terms import extract_character_names, extract_cultural_terms
 
 from ..helpers import run_in_processes, tree_state
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cache_store import Segment, Transcript, Word
-from cache_store._glossary import GlossaryStore
+from cache_store import GlossaryStore, Segment, Transcript, Word
 
 from ..helpers import run_cli, tree_state
 
