@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS tm_entries (
     context_prev TEXT[],
     context_next TEXT[],
     confidence DOUBLE NOT NULL,
+    compute_seconds DOUBLE NOT NULL DEFAULT 0,
     reuse_count INTEGER NOT NULL DEFAULT 0,
     created_at TIMESTAMP NOT NULL,
     last_used TIMESTAMP NOT NULL,

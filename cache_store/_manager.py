@@ -480,7 +480,6 @@ class CacheManager:
         queries: Sequence[TmEntry],
         matches: Sequence[TmMatch | None],
         fresh: Iterable[TmEntry],
-        seconds_each: float = 0.0,
     ) -> int:
         """After a job: store its fresh translations (not those under ``TM_MIN_CONFIDENCE``),
         count each reuse, and log one event per segment, in one index session. Returns the
@@ -509,7 +508,7 @@ class CacheManager:
                     Outcome.HIT if hit else Outcome.MISS if self.enabled else Outcome.BYPASSED,
                     None if hit else "new content" if self.enabled else "bypassed",
                     reason,
-                    seconds_each if hit else 0.0,
+                    match.entry.compute_seconds if hit and match else 0.0,
                 )
             )
         with self.session() as s:

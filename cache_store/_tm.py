@@ -134,6 +134,7 @@ class TmEntry:
     glossary_terms: tuple[str, ...] = ()
     context: TmContext = field(default_factory=TmContext)
     confidence: float = 1.0
+    compute_seconds: float = 0.0  # what the model took for it: what a reuse saves
     reuse_count: int = 0
     created_at: datetime | None = None
     last_used: datetime | None = None
@@ -166,6 +167,7 @@ class TmEntry:
             "context_prev": list(self.context.prev),
             "context_next": list(self.context.next),
             "confidence": float(self.confidence),
+            "compute_seconds": float(self.compute_seconds),
             "reuse_count": int(self.reuse_count),
             "created_at": self.created_at,
             "last_used": self.last_used,
@@ -186,6 +188,7 @@ class TmEntry:
             glossary_terms=tuple(row["glossary_terms_applied"] or ()),
             context=TmContext(tuple(row["context_prev"] or ()), tuple(row["context_next"] or ())),
             confidence=float(row["confidence"]),
+            compute_seconds=float(row.get("compute_seconds") or 0.0),
             reuse_count=int(row["reuse_count"]),
             created_at=row["created_at"],
             last_used=row["last_used"],

@@ -127,6 +127,7 @@ def _unit(tu: ET.Element, default_source: str) -> list[TmEntry]:
             glossary_terms=terms,
             context=context,
             confidence=_float(props.get("x-cpwx-confidence"), 1.0),
+            compute_seconds=_float(props.get("x-cpwx-compute-seconds"), 0.0),
             reuse_count=int(_float(tu.get("usagecount"), 0)),
             created_at=_stamp(tu.get("creationdate")),
             last_used=_stamp(tu.get("lastusagedate")),
@@ -171,6 +172,7 @@ def write_tmx(entries: Iterable[TmEntry], path: Path, tool_version: str = "1") -
         props = {
             "x-cpwx-model": e.model,
             "x-cpwx-confidence": f"{e.confidence:.4f}",
+            "x-cpwx-compute-seconds": f"{e.compute_seconds:.4f}",
             "x-cpwx-approved": "true" if e.user_approved else "false",
             "x-cpwx-glossary-hash": e.glossary_hash,
             "x-cpwx-terms": json.dumps(list(e.glossary_terms), ensure_ascii=False)

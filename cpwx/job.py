@@ -141,7 +141,9 @@ class StageReport:
     memory: MemoryReport | None = None
 
     @classmethod
-    def of_memory(cls, memory: MemoryReport, started: float, off: str | None) -> StageReport:
+    def of_memory(
+        cls, memory: MemoryReport, started: float, off: str | None, saved: float = 0.0
+    ) -> StageReport:
         seconds = round(time.perf_counter() - started, 3)
         if off:
             return cls("off", seconds, off, memory=memory)
@@ -150,7 +152,7 @@ class StageReport:
             f"translation memory: {memory.reused}/{memory.segments} segments reused "
             f"({memory.context} context, {memory.exact} exact, {memory.fuzzy} fuzzy)"
         )
-        return cls(cache, seconds, reason, memory=memory)
+        return cls(cache, seconds, reason, round(saved, 3), memory=memory)
 
     @classmethod
     def skipped(cls, started: float, reason: str) -> StageReport:

@@ -89,10 +89,11 @@ def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcr
                 target=translation.text,
                 glossary_terms=terms,
                 confidence=translation.confidence,
+                compute_seconds=seconds_each,
             )
         )
     stored = (
-        plan.store.record_translations(queries, matches, new_entries, seconds_each)
+        plan.store.record_translations(queries, matches, new_entries)
         if plan.settings.translation_memory_enabled
         else 0
     )
@@ -104,4 +105,5 @@ def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcr
         ),
     )
     memory = MemoryReport.of(matches, reuse, stored)
-    return result, StageReport.of_memory(memory, started, off)
+    saved = sum(m.entry.compute_seconds for m in matches if m is not None and m.score >= reuse)
+    return result, StageReport.of_memory(memory, started, off, saved)

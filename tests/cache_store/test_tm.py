@@ -44,6 +44,7 @@ def _entry(i: int, target: str | None = None, **kw: object) -> TmEntry:
         "model": "m@1",
         "context": TmContext.around(SCRIPT, i, 3),
         "confidence": 0.95,
+        "compute_seconds": 2.0,
         **kw,
     }
     return TmEntry(**fields)  # type: ignore[arg-type]
@@ -154,8 +155,8 @@ def test_disabled_memory_answers_nothing(cache: CacheManager) -> None:
 def test_reuse_is_counted_and_logged_as_events(cache: CacheManager) -> None:
     queries = [_entry(i) for i in range(3)]
     matches = cache.match_translations(queries)
-    cache.record_translations(queries, matches, [], seconds_each=2.0)
-    cache.record_translations(queries, matches, [], seconds_each=2.0)
+    cache.record_translations(queries, matches, [])
+    cache.record_translations(queries, matches, [])
     entry, _ = cache.find_translation_match(SCRIPT[0], "en", "fr", _ctx(0))
     assert entry is not None and entry["reuse_count"] == 2
     report = stats(cache)

@@ -223,6 +223,7 @@ def test_translation_workflows_with_a_local_marian(
     again = job("translate").json
     assert again["stages"]["translation"]["cache"] == "hit"
     assert again["translation_memory"]["hit_rate"] == 1.0
+    assert again["stages"]["translation"]["saved_seconds"] > 0
     assert again["translation_memory"]["context"] == memory["segments"]
     assert json.loads(Path(again["outputs"]["json"]).read_text()) == translated
     assert again["source_outputs"] == {}
