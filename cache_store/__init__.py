@@ -1,5 +1,6 @@
 """Content-addressed cache store: JSON payloads, a DuckDB index, composable keys. No Prefect."""
 
+from ._align import ITEM_SECONDS, Alignment, Span, align, best_alignment, subhashes
 from ._archive import ArchiveError, ImportReport, export_archive, import_archive
 from ._glossary import (
     TERM_TYPES,
@@ -41,19 +42,25 @@ from ._maintenance import (
 from ._manager import MISS_KINDS, CacheManager, Lookup, Outcome, SourceStat
 from ._payloads import PayloadError
 from ._records import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
+from ._reuse import ReusePlan, merge_segments, plan_reuse
+from ._similar import BANDS, Band, SimilarJob, band_for, similarity
 from ._tm import HUMAN, TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
 from ._tmx import TmxError, read_tmx, write_tmx
 
 __all__ = [
+    "BANDS",
     "CLEARABLE",
     "CODE_VERSIONS",
     "GLOBAL_ID",
     "HUMAN",
+    "ITEM_SECONDS",
     "MISS_KINDS",
     "SCHEMA_VERSION",
     "TERM_TYPES",
+    "Alignment",
     "ArchiveError",
     "AudioFingerprint",
+    "Band",
     "CacheKey",
     "CacheKeyError",
     "CacheManager",
@@ -77,8 +84,11 @@ __all__ = [
     "PayloadError",
     "Problem",
     "Protected",
+    "ReusePlan",
     "Segment",
+    "SimilarJob",
     "SourceStat",
+    "Span",
     "TermType",
     "TmContext",
     "TmEntry",
@@ -89,6 +99,9 @@ __all__ = [
     "TranslationMemory",
     "ValidationReport",
     "Word",
+    "align",
+    "band_for",
+    "best_alignment",
     "check_movie_id",
     "cleanup",
     "clear",
@@ -98,13 +111,17 @@ __all__ = [
     "import_archive",
     "invalidate",
     "list_largest",
+    "merge_segments",
     "movie_id_from_path",
+    "plan_reuse",
     "protect",
     "read_tmx",
     "rebuild_index",
     "record_snapshot",
+    "similarity",
     "split_on_terms",
     "stats",
+    "subhashes",
     "term_type",
     "validate",
     "write_tmx",

@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS tm_entries (
     movie_id TEXT,
     audio_hash TEXT
 );
+CREATE TABLE IF NOT EXISTS fp_subhashes (subhash UINTEGER NOT NULL, audio_hash TEXT NOT NULL);
 """
 
 
@@ -219,6 +220,33 @@ class IndexSession:
             )
         finally:
             self.con.unregister("new_events")
+
+    # --- fingerprint candidate index ------------------------------------------------------
+    def fp_index(self, audio_hash: str, keys: Sequence[int]) -> None:
+        """(Re)place one film's subhashes: the inverted index that finds its other cuts."""
+        self.con.execute("DELETE FROM fp_subhashes WHERE audio_hash = ?", [audio_hash])
+        rows = pa.table(
+            {"subhash": pa.array(keys, pa.uint32()), "audio_hash": [audio_hash] * len(keys)}
+        )
+        self.con.register("new_subhashes", rows)
+        try:
+            self.con.execute("INSERT INTO fp_subhashes SELECT * FROM new_subhashes")
+        finally:
+            self.con.unregister("new_subhashes")
+
+    def fp_candidates(self, keys: Sequence[int], exclude: str, limit: int) -> list[tuple[str, int]]:
+        """Films sharing the most subhashes with ``keys``, most first."""
+        self.con.register("wanted_subhashes", pa.table({"subhash": pa.array(keys, pa.uint32())}))
+        try:
+            found = self.con.execute(
+                "SELECT audio_hash, count(*) AS n FROM fp_subhashes "
+                "JOIN wanted_subhashes USING (subhash) WHERE audio_hash <> ? "
+                "GROUP BY 1 ORDER BY n DESC, audio_hash LIMIT ?",
+                [exclude, limit],
+            ).fetchall()
+        finally:
+            self.con.unregister("wanted_subhashes")
+        return [(str(h), int(n)) for h, n in found]
 
     # --- translation memory ---------------------------------------------------------------
     def tm_select(self, source_lang: str | None, target_lang: str | None) -> pa.Table:

@@ -18,11 +18,13 @@ from typing import Any
 
 import duckdb
 
+from ._align import subhashes
 from ._index import Index, IndexRow
 from ._keys import Layer
 from ._locks import exclusive
 from ._manager import CacheManager, _parse
 from ._payloads import PayloadError, quarantine, read_verified
+from ._records import AudioFingerprint
 
 __all__ = [
     "CLEARABLE",
@@ -317,6 +319,7 @@ def clear(cache: CacheManager, layers: tuple[str, ...]) -> dict[str, int]:
                 shutil.rmtree(cache.root / layer, ignore_errors=True)
                 if layer == Layer.FINGERPRINTS:
                     shutil.rmtree(cache.root / "sources", ignore_errors=True)
+                    s.con.execute("DELETE FROM fp_subhashes")
                 removed[layer] = int(n[0]) if n else 0
                 if layer == Layer.TRANSLATIONS:
                     removed[layer] += s.tm_usage()[0]
@@ -338,6 +341,7 @@ def invalidate(cache: CacheManager, audio_hash: str) -> dict[str, int]:
             "DELETE FROM tm_entries WHERE audio_hash = ? AND NOT user_approved RETURNING cache_key",
             [audio_hash],
         ).fetchall()
+        s.con.execute("DELETE FROM fp_subhashes WHERE audio_hash = ?", [audio_hash])
     cache.forget_memories()
     removed = set(cache.remove((r.cache_key, cache.root / r.file_path, None) for r in rows))
     for source in (cache.root / "sources").glob("*.json"):
@@ -541,6 +545,9 @@ def rebuild_index(cache: CacheManager) -> tuple[int, int]:
     new_index = Index(fresh)
     with new_index.session() as s:
         s.upsert(rows)
+        for path in (cache.root / r.file_path for r in rows if r.cache_type == Layer.FINGERPRINTS):
+            fingerprint = AudioFingerprint.from_dict(read_verified(path)[0]["data"])
+            s.fp_index(fingerprint.audio_hash, subhashes(fingerprint.chromaprint).tolist())
     _salvage_memory(new_index, cache.index.path)
     duckdb.connect(str(fresh)).close()  # checkpoint the WAL into the file before the swap
     with exclusive(cache.index.lock_path):

@@ -12,12 +12,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ._align import subhashes
+from ._glossary import GlossaryError
+from ._glossary_store import movie_id_from_path
 from ._index import Index, IndexRow, IndexSession, row_from_json, row_to_json
 from ._journal import Journal
 from ._keys import CacheKey, Layer, explain_difference
 from ._locks import exclusive
 from ._payloads import PayloadError, encode, quarantine, read_verified, stage
 from ._records import AudioFingerprint, Transcript
+from ._similar import SimilarJob, compare
 from ._tm import TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory, canonical
 
 __all__ = ["MISS_KINDS", "CacheManager", "Lookup", "Outcome", "SourceStat"]
@@ -77,6 +81,14 @@ class SourceStat:
     def of(cls, path: Path) -> SourceStat:
         st = path.stat()
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _title(source_file: str) -> str | None:
+    """A film id from a stored source path: cuts of one film usually share their title."""
+    try:
+        return movie_id_from_path(Path(source_file))
+    except GlossaryError:
+        return None
 
 
 def _utc_now() -> datetime:
@@ -417,6 +429,36 @@ class CacheManager:
         ):
             raise ValueError("an ASR result needs 'segments', each with 'start', 'end' and 'text'")
         self.put(self.asr_key(audio_hash, config), data, compute_seconds)
+
+    # --- similar media (layer 1's Chromaprint) ---------------------------------------------
+    def index_fingerprint(self, fingerprint: AudioFingerprint) -> None:
+        """Make a stored film findable by its other cuts."""
+        with self.session() as s:
+            s.fp_index(fingerprint.audio_hash, subhashes(fingerprint.chromaprint).tolist())
+
+    def _fingerprint(self, audio_hash: str) -> AudioFingerprint | None:
+        """A stored fingerprint, read without counting a lookup."""
+        found = self._lookup(self.fingerprint_key(audio_hash))
+        return AudioFingerprint.from_dict(found.data) if found.hit and found.data else None
+
+    def find_similar_jobs(
+        self, audio_hash: str, threshold: float = 0.80, limit: int = 5
+    ) -> list[SimilarJob]:
+        """The spec's lookup: stored films most like this audio, best first, with the shared
+        spans, the similarity and its band. Only the films sharing the most Chromaprint
+        subhashes are aligned, so the cost does not grow with the store."""
+        new = self._fingerprint(audio_hash)
+        if new is None:
+            return []
+        with self.session() as s:
+            candidates = s.fp_candidates(subhashes(new.chromaprint).tolist(), audio_hash, limit)
+        jobs = []
+        for other_hash, shared in candidates:
+            old = self._fingerprint(other_hash)
+            if old is not None:
+                titles = (_title(new.source_file), _title(old.source_file))
+                jobs.append(compare(new, old, shared, titles))
+        return sorted((j for j in jobs if j.similarity >= threshold), key=lambda j: -j.similarity)
 
     # --- layer 4: translation memory ------------------------------------------------------
     def translation_memory(self, source_lang: str, target_lang: str) -> TranslationMemory:

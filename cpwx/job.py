@@ -139,6 +139,9 @@ class StageReport:
     reason: str = ""
     saved_seconds: float = 0.0
     memory: MemoryReport | None = None
+    reused_seconds: float = 0.0  # ASR: audio whose transcript came from a similar cut
+    transcribed_seconds: float = 0.0  # ASR: audio transcribed fresh beside it
+    source_job: str | None = None  # ASR: the audio hash of that cut
 
     @classmethod
     def of_memory(

@@ -6,7 +6,7 @@ import logging
 import math
 import threading
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +15,8 @@ from typing import Any
 from cache_store import Segment, Transcript, Word
 
 from .models import ResolvedModel
+
+_RATE = 16000  # what demux writes and WhisperX expects
 
 __all__ = [
     "AlignmentNotReadyError",
@@ -171,17 +173,44 @@ class WhisperxEngine:
         probs = {code: round(float(p), 4) for code, p in all_probs[:5]}
         return max(probs, key=probs.__getitem__), probs
 
-    def transcribe(self, wav: Path, progress: Callable[[float], None] | None = None) -> Transcript:
+    def transcribe(
+        self,
+        wav: Path,
+        progress: Callable[[float], None] | None = None,
+        ranges: Sequence[tuple[float, float]] | None = None,
+    ) -> Transcript:
+        """The whole file, or only ``ranges`` of it (seconds; the rest is known already), with
+        segment and word times on the file's timeline either way."""
         pipeline = self._load()
         audio = _read_wav(wav)
         language, probs = self._language(pipeline, audio)
+        spans = [(0.0, len(audio) / _RATE)] if ranges is None else list(ranges)
+        total = sum(b - a for a, b in spans) or 1.0
+        segments: list[Segment] = []
+        done = 0.0
+        for start, end in spans:
+            piece = audio[int(start * _RATE) : int(end * _RATE)]
+
+            def step(percent: float, done: float = done, length: float = end - start) -> None:
+                if progress is not None:
+                    progress((done + length * percent / 100) / total * 100)
+
+            segments += [
+                _segment(s, start) for s in self._segments(pipeline, piece, language, step)
+            ]
+            done += end - start
+        return Transcript(language=language, segments=tuple(segments), language_probs=probs)
+
+    def _segments(
+        self, pipeline: Any, audio: Any, language: str, progress: Callable[[float], None]
+    ) -> list[dict[str, Any]]:
         result = pipeline.transcribe(
             audio,
             batch_size=self.settings.batch_size,
             language=language,
             progress_callback=progress,
         )
-        segments = result["segments"]
+        segments: list[dict[str, Any]] = result["segments"]
         if self.settings.align_model is not None:
             segments = self._align(segments, audio, language)
         else:
@@ -190,11 +219,7 @@ class WhisperxEngine:
             segments = self._diarize(segments, audio)
         else:
             log.info("diarization skipped: no local pipeline configured (DIARIZATION_MODEL_DIR)")
-        return Transcript(
-            language=language,
-            segments=tuple(_segment(s) for s in segments),
-            language_probs=probs,
-        )
+        return segments
 
     def _align(self, segments: list[dict[str, Any]], audio: Any, language: str) -> Any:
         import whisperx
@@ -228,9 +253,19 @@ def _read_wav(wav: Path) -> Any:
     return pcm.astype(np.float32) / 32768.0
 
 
-def _segment(raw: dict[str, Any]) -> Segment:
+def _segment(raw: dict[str, Any], offset: float = 0.0) -> Segment:
+    """A WhisperX segment as our record, ``offset`` seconds later on the file's timeline."""
+
+    def moved(t: float | None) -> float | None:
+        return None if t is None else round(float(t) + offset, 3)
+
     words = tuple(
-        Word(word=w["word"], start=w.get("start"), end=w.get("end"), score=w.get("score"))
+        Word(
+            word=w["word"],
+            start=moved(w.get("start")),
+            end=moved(w.get("end")),
+            score=w.get("score"),
+        )
         for w in raw.get("words", ())
     )
     if "avg_logprob" in raw:
@@ -240,8 +275,8 @@ def _segment(raw: dict[str, Any]) -> Segment:
     else:
         confidence = None
     return Segment(
-        start=float(raw["start"]),
-        end=float(raw["end"]),
+        start=round(float(raw["start"]) + offset, 3),
+        end=round(float(raw["end"]) + offset, 3),
         text=str(raw["text"]).strip(),
         confidence=confidence,
         words=words,

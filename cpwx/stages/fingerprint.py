@@ -24,5 +24,6 @@ def run(plan: JobPlan, known: str | None) -> tuple[AudioFingerprint, StageReport
         reason = "source not seen in this state (new file, or size/mtime changed)"
         lookup = plan.store.note(Lookup(key, outcome, reason=reason))
     plan.store.set_fingerprint(fingerprint, time.perf_counter() - started)
+    plan.store.index_fingerprint(fingerprint)  # so a later cut of this film finds it
     plan.store.record_source(plan.media, plan.source_stat, fingerprint.audio_hash)
     return fingerprint, StageReport.of(lookup, started)

@@ -1,0 +1,102 @@
+"""Reusing another cut's transcript: which cached segments carry over, and what is left to hear.
+
+A cached segment is reused when it lies wholly inside a shared span, with a margin at the span's
+edges (an edit can clip a word there); it is moved, and scaled for a speed change, into the new
+timeline. Everything else, the unshared audio plus the segments that straddled an edit, is
+transcribed fresh with a little context either side, and fresh segments that overlap a reused
+one are dropped, so nothing is said twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ._align import Alignment, Span
+from ._records import Segment, Word
+
+__all__ = ["ReusePlan", "merge_segments", "plan_reuse"]
+
+EDGE_MARGIN = 0.25  # seconds a reused segment keeps from a span's edge
+CONTEXT = 1.0  # seconds of audio either side of a range to transcribe
+MIN_RANGE = 0.5  # shorter leftovers hold no speech worth a model call
+
+
+@dataclass(frozen=True)
+class ReusePlan:
+    source: str  # audio hash of the cut whose transcript is reused
+    reused: tuple[Segment, ...]  # in the new timeline
+    ranges: tuple[tuple[float, float], ...]  # new-time ranges to transcribe fresh
+
+    @property
+    def reused_seconds(self) -> float:
+        return round(sum(s.end - s.start for s in self.reused), 3)
+
+    @property
+    def transcribed_seconds(self) -> float:
+        return round(sum(b - a for a, b in self.ranges), 3)
+
+
+def _moved(segment: Segment, span: Span) -> Segment:
+    def word(w: Word) -> Word:
+        return dataclasses.replace(
+            w,
+            start=None if w.start is None else round(span.to_new(w.start), 3),
+            end=None if w.end is None else round(span.to_new(w.end), 3),
+        )
+
+    return dataclasses.replace(
+        segment,
+        start=round(span.to_new(segment.start), 3),
+        end=round(span.to_new(segment.end), 3),
+        words=tuple(word(w) for w in segment.words),
+    )
+
+
+def _merged(ranges: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def plan_reuse(
+    source: str, old: tuple[Segment, ...], alignment: Alignment, new_seconds: float
+) -> ReusePlan:
+    reused: list[Segment] = []
+    holes: list[tuple[float, float]] = []  # new-time audio no reused segment covers
+    cursor = 0.0
+    for span in alignment.spans:
+        holes.append((cursor, span.new_start))
+        inside = [
+            s
+            for s in old
+            if s.start >= span.old_start + EDGE_MARGIN and s.end <= span.old_end - EDGE_MARGIN
+        ]
+        reused += [_moved(s, span) for s in inside]
+        # The edges of a span, up to its first and last reused segment, are heard again.
+        first = min((s.start for s in reused[len(reused) - len(inside) :]), default=span.new_end)
+        last = max((s.end for s in reused[len(reused) - len(inside) :]), default=span.new_start)
+        holes += [(span.new_start, first), (last, span.new_end)]
+        cursor = span.new_end
+    holes.append((cursor, new_seconds))
+    ranges = [
+        (max(0.0, a - CONTEXT), min(new_seconds, b + CONTEXT))
+        for a, b in holes
+        if b - a >= MIN_RANGE
+    ]
+    return ReusePlan(source, tuple(sorted(reused, key=lambda s: s.start)), tuple(_merged(ranges)))
+
+
+def merge_segments(reused: tuple[Segment, ...], fresh: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """One transcript: reused segments, and the fresh ones that do not repeat them (a fresh
+    segment overlapping a reused one by more than half of itself came from the context)."""
+
+    def repeats(f: Segment) -> bool:
+        length = max(f.end - f.start, 1e-6)
+        return any(min(f.end, r.end) - max(f.start, r.start) > length / 2 for r in reused)
+
+    return tuple(sorted((*reused, *(f for f in fresh if not repeats(f))), key=lambda s: s.start))

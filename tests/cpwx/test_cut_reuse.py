@@ -1,0 +1,58 @@
+"""A new cut of a transcribed film: its shared audio's transcript is reused, the rest heard."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from ..helpers import ffmpeg, run_cli, wer
+
+SCENES = [
+    "The film begins in a small village near the river, where the fishermen mend their nets. "
+    "The water is low this year and the boats wait on the sand.",
+    "Every morning the children walk to school along the dusty road past the temple. "
+    "The oldest girl carries her little brother on her back.",
+    "Their teacher tells them stories about the old king and his clever minister. "
+    "The minister always finds a way to save the kingdom.",
+    "One day a stranger arrives at the station with a box full of letters. "
+    "He asks the porter for the house of the postmaster.",
+    "Nobody knows where he came from, or why he has come to the village. "
+    "The shopkeeper says he saw him once, many years ago.",
+    "At night the whole village gathers by the fire to hear the stranger sing. "
+    "His song is about a river that never reaches the sea.",
+]
+
+
+def _cut(folder: Path, name: str, order: list[int]) -> Path:
+    """Scenes in this order, a second of silence after each (a scene change)."""
+    parts = [p for i in order for p in (folder / f"scene{i}.wav", folder / "pause.wav")]
+    listing = folder / f"{name}.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in parts))
+    out = folder / f"{name}.wav"
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c:a", "pcm_s16le", str(out))
+    return out
+
+
+def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "1", str(tmp_path / "pause.wav"))
+    for i, text in enumerate(SCENES):
+        subprocess.run(["espeak-ng", "-w", str(tmp_path / f"scene{i}.wav"), text], check=True)
+    full = _cut(tmp_path, "theatrical", list(range(6)))
+    recut = _cut(tmp_path, "tv_edit", [0, 1, 3, 4, 5])  # scene 2 removed
+    first = run_cli("run", str(full), "--json", env=cli_env)
+    assert first.code == 0, first.stderr
+    second = run_cli("run", str(recut), "--json", env=cli_env)
+    assert second.code == 0, second.stderr
+    asr = second.json["stages"]["asr"]
+    assert asr["source_job"] == first.json["audio_hash"]
+    # WhisperX segments run up to 30 s: those wholly inside the shared audio are reused.
+    assert asr["reused_seconds"] > 10, asr
+    duration = float(subprocess.check_output(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(recut)]
+    ))  # fmt: skip
+    assert asr["transcribed_seconds"] < duration - 10, (asr, duration)
+    heard = json.loads(Path(second.json["outputs"]["json"]).read_text())
+    text = " ".join(s["text"] for s in heard["segments"])
+    spoken = " ".join(SCENES[i] for i in (0, 1, 3, 4, 5))
+    assert wer(spoken, text) <= 0.35
