@@ -40,6 +40,7 @@ __all__ = [
     "JobResult",
     "MemoryReport",
     "NeedsCompute",
+    "SimilarReport",
     "StageReport",
     "prepare",
     "set_progress_listener",
@@ -133,6 +134,18 @@ class MemoryReport:
 
 
 @dataclass(frozen=True)
+class SimilarReport:
+    """The spec's similarity decision for a job: which stored cut, how alike, what it allows."""
+
+    source: str
+    source_file: str
+    similarity: float
+    shared_ratio: float
+    band: str
+    reuses: str
+
+
+@dataclass(frozen=True)
 class StageReport:
     cache: CacheState
     seconds: float
@@ -142,6 +155,7 @@ class StageReport:
     reused_seconds: float = 0.0  # ASR: audio whose transcript came from a similar cut
     transcribed_seconds: float = 0.0  # ASR: audio transcribed fresh beside it
     source_job: str | None = None  # ASR: the audio hash of that cut
+    similar: SimilarReport | None = None  # ASR: the most similar stored cut and the band
 
     @classmethod
     def of_memory(
@@ -204,11 +218,13 @@ class JobResult:
 
 
 def _stage_from_json(d: dict[str, Any]) -> StageReport:
-    memory = d.get("memory")
+    memory, similar = d.get("memory"), d.get("similar")
     if memory is not None:
         fields = {k: memory[k] for k in MemoryReport.__dataclass_fields__}
         memory = MemoryReport(**{**fields, "reused_segments": tuple(fields["reused_segments"])})
-    return StageReport(**{**d, "memory": memory})
+    if similar is not None:
+        similar = SimilarReport(**similar)
+    return StageReport(**{**d, "memory": memory, "similar": similar})
 
 
 def _check_language(code: str | None, known: set[str], what: str) -> None:

@@ -10,39 +10,48 @@ import dataclasses
 import logging
 import time
 
-from cache_store import AudioFingerprint, Layer, ReusePlan, Transcript, merge_segments, plan_reuse
+from cache_store import (
+    BANDS,
+    AudioFingerprint,
+    Layer,
+    Lookup,
+    SimilarJob,
+    Transcript,
+    merge_segments,
+    plan_reuse,
+)
 from engines.asr import WhisperxEngine
 
-from ..job import JobPlan, StageReport, report_progress
+from ..job import JobPlan, SimilarReport, StageReport, report_progress
 
 log = logging.getLogger("cpwx.asr")
 
 MIN_SHARED = 0.10  # below this share of shared audio, a reuse saves less than it costs
 
 
-def _reuse(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[ReusePlan, float] | None:
-    """The transcript of the most similar stored cut, planned for reuse, and the compute
-    seconds it cost; None when no stored cut shares enough audio."""
+def _similar(
+    plan: JobPlan, fingerprint: AudioFingerprint
+) -> tuple[SimilarJob | None, Lookup | None]:
+    """The most similar stored cut (the spec's decision is logged), and the lookup of its
+    transcript under this job's ASR settings when it shares enough audio to reuse it."""
     if not plan.store.enabled or not plan.layer_enabled(Layer.ASR):
-        return None
-    for job in plan.store.find_similar_jobs(fingerprint.audio_hash, threshold=0.0):
-        if job.shared_ratio < MIN_SHARED:
-            continue
-        old = plan.store.get(plan.asr_key(job.audio_hash))
-        if old.hit and old.data is not None:
-            log.info(
-                "ASR reuse: %.0f%% of the audio is shared with %s (similarity %.2f, %s)",
-                100 * job.shared_ratio,
-                job.source_file,
-                job.similarity,
-                job.band,
-            )
-            segments = Transcript.from_dict(old.data).segments
-            return (
-                plan_reuse(job.audio_hash, segments, job.alignment, fingerprint.duration),
-                old.saved_seconds,
-            )
-    return None
+        return None, None
+    jobs = plan.store.find_similar_jobs(fingerprint.audio_hash, threshold=0.0)
+    if not jobs:
+        log.info("similarity: no stored cut shares audio with this one")
+        return None, None
+    best = max(jobs, key=lambda j: j.shared_ratio)
+    log.info(
+        "similarity: %.2f to %s (%.0f%% shared audio): %s",
+        best.similarity,
+        best.source_file,
+        100 * best.shared_ratio,
+        best.band,
+    )
+    if best.shared_ratio < MIN_SHARED:
+        return best, None
+    old = plan.store.get(plan.asr_key(best.audio_hash))
+    return best, old if old.hit and old.data is not None else None
 
 
 def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, StageReport]:
@@ -52,15 +61,25 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
         return Transcript.from_dict(lookup.data), StageReport.of(lookup, started)
     plan.must_compute("asr")
     wav = plan.decoded_audio()
-    reuse = _reuse(plan, fingerprint)
+    similar, old = _similar(plan, fingerprint)
+    reuse = (
+        plan_reuse(
+            similar.audio_hash,
+            Transcript.from_dict(old.data).segments,
+            similar.alignment,
+            fingerprint.duration,
+        )
+        if similar is not None and old is not None and old.data is not None
+        else None
+    )
     computing = time.perf_counter()
     transcript = WhisperxEngine(plan.asr).transcribe(
         wav,
         progress=lambda percent: report_progress("asr", percent),
-        ranges=reuse[0].ranges if reuse else None,
+        ranges=reuse.ranges if reuse else None,
     )
     if reuse:
-        merged = merge_segments(reuse[0].reused, transcript.segments)
+        merged = merge_segments(reuse.reused, transcript.segments)
         transcript = dataclasses.replace(transcript, segments=merged)
     plan.store.set_asr_result(
         fingerprint.audio_hash,
@@ -77,15 +96,29 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
             )
         )
     report = StageReport.of(lookup, started)
-    if reuse:
-        used, old_seconds = reuse
-        share = used.reused_seconds / max(fingerprint.duration, 1e-6)
+    if similar is not None:
+        report = dataclasses.replace(report, similar=_decision(similar))
+    if reuse and old is not None:
+        share = reuse.reused_seconds / max(fingerprint.duration, 1e-6)
         report = dataclasses.replace(
             report,
-            reason=f"{report.reason}; reused {used.reused_seconds:.0f} s of a similar cut",
-            saved_seconds=round(old_seconds * share, 3),
-            reused_seconds=used.reused_seconds,
-            transcribed_seconds=used.transcribed_seconds,
-            source_job=used.source,
+            reason=f"{report.reason}; reused {reuse.reused_seconds:.0f} s of a similar cut",
+            saved_seconds=round(old.saved_seconds * share, 3),
+            reused_seconds=reuse.reused_seconds,
+            transcribed_seconds=reuse.transcribed_seconds,
+            source_job=reuse.source,
         )
     return transcript, report
+
+
+def _decision(job: SimilarJob) -> SimilarReport:
+    allows = {band: what for _, band, what in BANDS}
+    return SimilarReport(
+        source=job.audio_hash,
+        source_file=job.source_file,
+        similarity=job.similarity,
+        shared_ratio=round(job.shared_ratio, 4),
+        band=job.band,
+        reuses=allows.get(job.band, "nothing: processed as new")
+        + ("; ASR of the shared audio" if job.shared_ratio >= MIN_SHARED else ""),
+    )

@@ -24,6 +24,12 @@ SCENES = [
 ]
 
 
+OTHER = (
+    "The market opens before sunrise and the traders argue about the price of rice. "
+    "By noon the square is empty and the dogs sleep in the shade of the banyan tree."
+)
+
+
 def _cut(folder: Path, name: str, order: list[int]) -> Path:
     """Scenes in this order, a second of silence after each (a scene change)."""
     parts = [p for i in order for p in (folder / f"scene{i}.wav", folder / "pause.wav")]
@@ -46,6 +52,9 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
     assert second.code == 0, second.stderr
     asr = second.json["stages"]["asr"]
     assert asr["source_job"] == first.json["audio_hash"]
+    decision = asr["similar"]
+    assert decision["source"] == first.json["audio_hash"] and decision["shared_ratio"] > 0.8
+    assert decision["band"] in ("reuse-all", "reuse-config") and "ASR" in decision["reuses"]
     # WhisperX segments run up to 30 s: those wholly inside the shared audio are reused.
     assert asr["reused_seconds"] > 10, asr
     duration = float(subprocess.check_output(
@@ -56,3 +65,14 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
     text = " ".join(s["text"] for s in heard["segments"])
     spoken = " ".join(SCENES[i] for i in (0, 1, 3, 4, 5))
     assert wer(spoken, text) <= 0.35
+
+
+def test_different_content_is_not_reused(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    for name, text in (("film", SCENES[0] + " " + SCENES[1]), ("other", OTHER)):
+        subprocess.run(["espeak-ng", "-w", str(tmp_path / f"{name}.wav"), text], check=True)
+    assert run_cli("run", str(tmp_path / "film.wav"), "--json", env=cli_env).code == 0
+    other = run_cli("run", str(tmp_path / "other.wav"), "--json", env=cli_env)
+    assert other.code == 0, other.stderr
+    asr = other.json["stages"]["asr"]
+    assert asr["reused_seconds"] == 0 and asr["source_job"] is None
+    assert asr["similar"] is None or asr["similar"]["band"] == "none"
