@@ -42,7 +42,7 @@ from ._maintenance import (
 from ._manager import MISS_KINDS, CacheManager, Lookup, Outcome, SourceStat
 from ._payloads import PayloadError
 from ._records import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
-from ._reuse import ReusePlan, merge_segments, plan_reuse
+from ._reuse import ReusePlan, merge_segments, plan_reuse, split_ranges
 from ._similar import BANDS, Band, SimilarJob, band_for, similarity
 from ._tm import HUMAN, TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
 from ._tmx import TmxError, read_tmx, write_tmx
@@ -120,6 +120,7 @@ __all__ = [
     "record_snapshot",
     "similarity",
     "split_on_terms",
+    "split_ranges",
     "stats",
     "subhashes",
     "term_type",

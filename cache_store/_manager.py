@@ -328,7 +328,9 @@ class CacheManager:
                 return Lookup(key, Outcome.CORRUPTED, reason="payload file missing")
             others = (
                 s.rows(
-                    "cache_type = ? AND audio_hash = ?",
+                    # a killed job's ASR chunks (see the ASR stage) explain nothing
+                    "cache_type = ? AND audio_hash = ? "
+                    "AND json_extract(metadata, '$.key_parts.chunk') IS NULL",
                     (key.layer, key.audio_hash),
                     "ORDER BY created_at DESC LIMIT 1",
                 )

@@ -12,10 +12,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from ._align import Alignment, Span
 from ._records import Segment, Word
 
-__all__ = ["ReusePlan", "merge_segments", "plan_reuse"]
+__all__ = ["ReusePlan", "merge_segments", "plan_reuse", "split_ranges"]
 
 EDGE_MARGIN = 0.25  # seconds a reused segment keeps from a span's edge
 CONTEXT = 1.0  # seconds of audio either side of a range to transcribe
@@ -100,3 +103,31 @@ def merge_segments(reused: tuple[Segment, ...], fresh: tuple[Segment, ...]) -> t
         return any(min(f.end, r.end) - max(f.start, r.start) > length / 2 for r in reused)
 
     return tuple(sorted((*reused, *(f for f in fresh if not repeats(f))), key=lambda s: s.start))
+
+
+def split_ranges(
+    ranges: list[tuple[float, float]],
+    energies: npt.NDArray[np.floating],
+    frame_seconds: float,
+    chunk_seconds: float,
+    search: float = 10.0,
+) -> list[tuple[float, float]]:
+    """Ranges cut into chunks of about ``chunk_seconds``, each cut at the quietest frame within
+    ``search`` seconds of where it would fall, so no word is split; each chunk is then one
+    unit of work that a killed job need not redo."""
+    out: list[tuple[float, float]] = []
+    for start, end in ranges:
+        cut = start
+        while end - cut > chunk_seconds + search:
+            lo = int((cut + chunk_seconds - search) / frame_seconds)
+            hi = int((cut + chunk_seconds + search) / frame_seconds)
+            window = energies[lo:hi]
+            at = (
+                (lo + int(np.argmin(window))) * frame_seconds
+                if len(window)
+                else cut + chunk_seconds
+            )
+            out.append((round(cut, 3), round(at, 3)))
+            cut = at
+        out.append((round(cut, 3), round(end, 3)))
+    return out

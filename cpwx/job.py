@@ -155,6 +155,7 @@ class StageReport:
     reused_seconds: float = 0.0  # ASR: audio whose transcript came from a similar cut
     transcribed_seconds: float = 0.0  # ASR: audio transcribed fresh beside it
     source_job: str | None = None  # ASR: the audio hash of that cut
+    resumed_seconds: float = 0.0  # ASR: audio a killed earlier run had already transcribed
     similar: SimilarReport | None = None  # ASR: the most similar stored cut and the band
 
     @classmethod
@@ -311,6 +312,11 @@ class JobPlan:
 
     def asr_key(self, audio_hash: str) -> CacheKey:
         return CacheManager.asr_key(audio_hash, self.asr.key_parts())
+
+    def asr_chunk_key(self, audio_hash: str, start: float, end: float) -> CacheKey:
+        """One chunk of a job's ASR, kept until the whole transcript is stored."""
+        parts = {**self.asr.key_parts(), "chunk": f"{start:.3f}-{end:.3f}"}
+        return CacheManager.asr_key(audio_hash, parts)
 
     def translation_settings(self, source_language: str) -> TranslationSettings:
         assert self.translation_model is not None and self.request.target_language

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     whisper_vad_onset: float = Field(0.5, gt=0, lt=1)
     whisper_vad_offset: float = Field(0.363, gt=0, lt=1)
     whisper_threads: int = Field(0, ge=0)
+    asr_chunk_seconds: int = Field(300, ge=10)  # ours: a killed job redoes at most one chunk
     align_model_dir: Path | None = None
     diarization_model_dir: Path | None = None
 

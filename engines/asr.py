@@ -6,7 +6,7 @@ import logging
 import math
 import threading
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -181,12 +181,26 @@ class WhisperxEngine:
     ) -> Transcript:
         """The whole file, or only ``ranges`` of it (seconds; the rest is known already), with
         segment and word times on the file's timeline either way."""
+        pieces = list(self.transcribe_pieces(wav, ranges, progress))
+        language, probs = (
+            (pieces[0][1].language, pieces[0][1].language_probs) if pieces else ("", {})
+        )
+        segments = tuple(s for _, t in pieces for s in t.segments)
+        return Transcript(language=language, segments=segments, language_probs=probs)
+
+    def transcribe_pieces(
+        self,
+        wav: Path,
+        ranges: Sequence[tuple[float, float]] | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Iterator[tuple[tuple[float, float], Transcript]]:
+        """Each range's transcript as soon as it is done (the file is read once, its language
+        found once), so a caller can keep each before the next: a killed job resumes."""
         pipeline = self._load()
         audio = _read_wav(wav)
         language, probs = self._language(pipeline, audio)
         spans = [(0.0, len(audio) / _RATE)] if ranges is None else list(ranges)
         total = sum(b - a for a, b in spans) or 1.0
-        segments: list[Segment] = []
         done = 0.0
         for start, end in spans:
             piece = audio[int(start * _RATE) : int(end * _RATE)]
@@ -195,11 +209,10 @@ class WhisperxEngine:
                 if progress is not None:
                     progress((done + length * percent / 100) / total * 100)
 
-            segments += [
-                _segment(s, start) for s in self._segments(pipeline, piece, language, step)
-            ]
+            found = self._segments(pipeline, piece, language, step)
+            segments = tuple(_segment(s, start) for s in found)
+            yield (start, end), Transcript(language, segments, probs)
             done += end - start
-        return Transcript(language=language, segments=tuple(segments), language_probs=probs)
 
     def _segments(
         self, pipeline: Any, audio: Any, language: str, progress: Callable[[float], None]

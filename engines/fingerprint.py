@@ -16,6 +16,7 @@ __all__ = ["analyse", "hash_pcm"]
 
 # 30 ms frames at 16 kHz, 128 to a block: blocks split into whole analysis frames.
 _FRAME = 480
+FRAME_SECONDS = _FRAME / 16000  # of frame_energies
 _BLOCK_FRAMES = _FRAME * 128
 # Large enough for any film: pyacoustid's default of 120 s would fingerprint only the opening.
 _CHROMAPRINT_MAXLENGTH = 24 * 3600

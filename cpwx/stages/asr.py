@@ -19,8 +19,10 @@ from cache_store import (
     Transcript,
     merge_segments,
     plan_reuse,
+    split_ranges,
 )
 from engines.asr import WhisperxEngine
+from engines.fingerprint import FRAME_SECONDS, frame_energies
 
 from ..job import JobPlan, SimilarReport, StageReport, report_progress
 
@@ -54,13 +56,48 @@ def _similar(
     return best, old if old.hit and old.data is not None else None
 
 
+def _transcribe(
+    plan: JobPlan, fingerprint: AudioFingerprint, ranges: list[tuple[float, float]]
+) -> tuple[Transcript, float]:
+    """WhisperX over ``ranges`` in chunks of ``ASR_CHUNK_SECONDS``, each stored as it is done:
+    a job killed mid-way resumes from its finished chunks. Returns the transcript and the
+    seconds of audio resumed rather than heard. The chunks go once the whole is stored."""
+    wav = plan.decoded_audio()
+    chunks = split_ranges(
+        ranges, frame_energies(wav), FRAME_SECONDS, plan.settings.asr_chunk_seconds
+    )
+    keys = {chunk: plan.asr_chunk_key(fingerprint.audio_hash, *chunk) for chunk in chunks}
+    done: dict[tuple[float, float], Transcript] = {}
+    for chunk, key in keys.items():
+        if plan.store.enabled and plan.store.contains(key):  # no miss event per chunk
+            found = plan.store.get(key)
+            if found.hit and found.data is not None:
+                done[chunk] = Transcript.from_dict(found.data)
+    resumed = sum(b - a for a, b in done)
+    todo = [chunk for chunk in chunks if chunk not in done]
+    engine = WhisperxEngine(plan.asr)
+    pieces = (
+        engine.transcribe_pieces(
+            wav, todo, progress=lambda percent: report_progress("asr", percent)
+        )
+        if todo
+        else iter(())
+    )
+    for chunk, piece in pieces:
+        plan.store.put(keys[chunk], piece.to_dict())
+        done[chunk] = piece
+    first = done[chunks[0]] if chunks else Transcript("en", ())
+    segments = tuple(s for chunk in chunks for s in done[chunk].segments)
+    plan.store.remove((key.digest, plan.store.payload_path(key), None) for key in keys.values())
+    return dataclasses.replace(first, segments=segments), round(resumed, 3)
+
+
 def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, StageReport]:
     started = time.perf_counter()
     lookup = plan.lookup(plan.asr_key(fingerprint.audio_hash))
     if lookup.hit and lookup.data is not None:
         return Transcript.from_dict(lookup.data), StageReport.of(lookup, started)
     plan.must_compute("asr")
-    wav = plan.decoded_audio()
     similar, old = _similar(plan, fingerprint)
     reuse = (
         plan_reuse(
@@ -73,10 +110,8 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
         else None
     )
     computing = time.perf_counter()
-    transcript = WhisperxEngine(plan.asr).transcribe(
-        wav,
-        progress=lambda percent: report_progress("asr", percent),
-        ranges=reuse.ranges if reuse else None,
+    transcript, resumed = _transcribe(
+        plan, fingerprint, list(reuse.ranges) if reuse else [(0.0, fingerprint.duration)]
     )
     if reuse:
         merged = merge_segments(reuse.reused, transcript.segments)
@@ -95,7 +130,7 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
                 language_probs=transcript.language_probs,
             )
         )
-    report = StageReport.of(lookup, started)
+    report = dataclasses.replace(StageReport.of(lookup, started), resumed_seconds=resumed)
     if similar is not None:
         report = dataclasses.replace(report, similar=_decision(similar))
     if reuse and old is not None:

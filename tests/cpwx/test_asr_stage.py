@@ -1,12 +1,15 @@
-"""A new cut of a transcribed film: its shared audio's transcript is reused, the rest heard."""
+"""The ASR stage beyond the cache key: a new cut of a transcribed film reuses the shared audio's
+transcript, and a job killed mid-way resumes from its finished chunks."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from pathlib import Path
 
-from ..helpers import ffmpeg, run_cli, wer
+from ..helpers import CPWX, ffmpeg, run_cli, wer
 
 SCENES = [
     "The film begins in a small village near the river, where the fishermen mend their nets. "
@@ -40,10 +43,14 @@ def _cut(folder: Path, name: str, order: list[int]) -> Path:
     return out
 
 
-def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str, str]) -> None:
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "1", str(tmp_path / "pause.wav"))
+def _scenes(folder: Path) -> None:
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "1", str(folder / "pause.wav"))
     for i, text in enumerate(SCENES):
-        subprocess.run(["espeak-ng", "-w", str(tmp_path / f"scene{i}.wav"), text], check=True)
+        subprocess.run(["espeak-ng", "-w", str(folder / f"scene{i}.wav"), text], check=True)
+
+
+def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    _scenes(tmp_path)
     full = _cut(tmp_path, "theatrical", list(range(6)))
     recut = _cut(tmp_path, "tv_edit", [0, 1, 3, 4, 5])  # scene 2 removed
     first = run_cli("run", str(full), "--json", env=cli_env)
@@ -76,3 +83,28 @@ def test_different_content_is_not_reused(tmp_path: Path, cli_env: dict[str, str]
     asr = other.json["stages"]["asr"]
     assert asr["reused_seconds"] == 0 and asr["source_job"] is None
     assert asr["similar"] is None or asr["similar"]["band"] == "none"
+
+
+def test_a_killed_job_resumes_from_its_finished_chunks(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    _scenes(tmp_path)
+    film = _cut(tmp_path, "film", list(range(6)))
+    env = {**os.environ, **cli_env, "ASR_CHUNK_SECONDS": "20"}
+    asr = Path(cli_env["CACHE_DIR"]) / "asr"
+    job = subprocess.Popen(
+        [CPWX, "run", str(film)], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while not list(asr.glob("*/*.json")) and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    job.kill()  # SIGKILL after the first chunk is stored: no cleanup runs
+    job.wait()
+    assert list(asr.glob("*/*.json")), "no chunk was stored before the kill"
+    again = run_cli("run", str(film), "--json", env={**cli_env, "ASR_CHUNK_SECONDS": "20"})
+    assert again.code == 0, again.stderr
+    stage = again.json["stages"]["asr"]
+    assert stage["resumed_seconds"] >= 10, stage
+    heard = json.loads(Path(again.json["outputs"]["json"]).read_text())
+    assert wer(" ".join(SCENES), " ".join(s["text"] for s in heard["segments"])) <= 0.35
+    assert len(list(asr.glob("*/*.json"))) == 1  # the chunks gave way to the whole transcript
