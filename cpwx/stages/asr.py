@@ -2,6 +2,7 @@
 
 On a miss, the audio may still be a new cut of a film already transcribed with these settings:
 then the cached segments inside the shared spans are reused, and only the rest is transcribed.
+What is transcribed goes in chunks, each stored as it finishes, so a killed job resumes.
 """
 
 from __future__ import annotations
