@@ -69,29 +69,38 @@ def _merged(ranges: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def plan_reuse(
     source: str, old: tuple[Segment, ...], alignment: Alignment, new_seconds: float
 ) -> ReusePlan:
+    """Reuse what lies inside the spans; hear again everything between reused segments that
+    holds unshared audio, from the end of one reused segment to the start of the next, so a
+    fresh segment never repeats a reused one's words."""
     reused: list[Segment] = []
     holes: list[tuple[float, float]] = []  # new-time audio no reused segment covers
     cursor = 0.0
     for span in alignment.spans:
         holes.append((cursor, span.new_start))
-        inside = [
-            s
-            for s in old
-            if s.start >= span.old_start + EDGE_MARGIN and s.end <= span.old_end - EDGE_MARGIN
-        ]
-        reused += [_moved(s, span) for s in inside]
-        # The edges of a span, up to its first and last reused segment, are heard again.
-        first = min((s.start for s in reused[len(reused) - len(inside) :]), default=span.new_end)
-        last = max((s.end for s in reused[len(reused) - len(inside) :]), default=span.new_start)
+        # No edit at the old cut's own start or end: no margin needed there.
+        lo = span.old_start + (EDGE_MARGIN if span.old_start > EDGE_MARGIN else -1.0)
+        at_end = span.old_end >= alignment.old_seconds - 2 * EDGE_MARGIN
+        hi = span.old_end + (1.0 if at_end else -EDGE_MARGIN)
+        inside = [_moved(s, span) for s in old if s.start >= lo and s.end <= hi]
+        reused += inside
+        first = min((s.start for s in inside), default=span.new_end)
+        last = max((s.end for s in inside), default=span.new_start)
         holes += [(span.new_start, first), (last, span.new_end)]
         cursor = span.new_end
     holes.append((cursor, new_seconds))
-    ranges = [
-        (max(0.0, a - CONTEXT), min(new_seconds, b + CONTEXT))
-        for a, b in holes
-        if b - a >= MIN_RANGE
-    ]
-    return ReusePlan(source, tuple(sorted(reused, key=lambda s: s.start)), tuple(_merged(ranges)))
+    reused.sort(key=lambda s: s.start)
+    ranges = [_between(reused, a, b, new_seconds) for a, b in holes if b - a >= MIN_RANGE]
+    return ReusePlan(source, tuple(reused), tuple(_merged(ranges)))
+
+
+def _between(reused: list[Segment], a: float, b: float, new_seconds: float) -> tuple[float, float]:
+    """A hole widened to the reused segments either side of it (context for the model that
+    nobody else transcribes), or by ``CONTEXT`` where there is none."""
+    before = max((s.end for s in reused if s.end <= a + 1e-6), default=None)
+    after = min((s.start for s in reused if s.start >= b - 1e-6), default=None)
+    start = max(before, a - CONTEXT) if before is not None else max(0.0, a - CONTEXT)
+    end = min(after, b + CONTEXT) if after is not None else min(new_seconds, b + CONTEXT)
+    return (round(start, 3), round(end, 3))
 
 
 def merge_segments(reused: tuple[Segment, ...], fresh: tuple[Segment, ...]) -> tuple[Segment, ...]:

@@ -22,7 +22,8 @@ def test_segments_inside_spans_move_and_the_rest_is_heard() -> None:
         ("two", 15, 24),
         ("four", 25, 34),
     ]
-    assert plan.ranges[0] == (0.0, 6.5)  # the insert up to "one", with a second of context
+    assert plan.ranges[0] == (0.0, 5.5)  # the insert, up to where "one" is reused
+    assert not any(a < r.end and r.start < b for a, b in plan.ranges for r in plan.reused)
     assert plan.reused_seconds == 26.5 and plan.source == "old"
 
 
