@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._align import subhashes
 from ._index import SCHEMA_VERSION, IndexRow
 from ._keys import Layer
 from ._maintenance import row_from_document
 from ._manager import CacheManager
 from ._payloads import PayloadError, read_verified, stage
 from ._records import AudioFingerprint
+from ._similar import index_fingerprint
 from ._tm import TmEntry
 from ._tmx import TmxError, read_tmx, write_tmx
 
@@ -233,7 +233,7 @@ def import_archive(cache: CacheManager, archive: Path) -> ImportReport:
                 for row, path in fresh:
                     if row.cache_type == Layer.FINGERPRINTS:
                         fp = AudioFingerprint.from_dict(read_verified(path)[0]["data"])
-                        s.fp_index(fp.audio_hash, subhashes(fp.chromaprint).tolist())
+                        index_fingerprint(s, fp)
         except BaseException:
             for item in staged:
                 item.discard()

@@ -18,13 +18,13 @@ from typing import Any
 
 import duckdb
 
-from ._align import subhashes
 from ._index import Index, IndexRow
 from ._keys import Layer
 from ._locks import exclusive
 from ._manager import CacheManager, _parse
 from ._payloads import PayloadError, quarantine, read_verified
 from ._records import AudioFingerprint
+from ._similar import index_fingerprint
 
 __all__ = [
     "CLEARABLE",
@@ -527,16 +527,18 @@ def rebuild_index(cache: CacheManager) -> tuple[int, int]:
     Returns (entries indexed, payloads quarantined). The old index is replaced atomically.
     """
     rows: list[IndexRow] = []
+    fingerprints: list[AudioFingerprint] = []
     bad = 0
     stamp = cache.now().strftime("%Y%m%dT%H%M%S%f")
     for path in _payload_files(cache):
         try:
             document, checksum = _check(path)
-            rows.append(
-                row_from_document(
-                    document, checksum, path.stat().st_size, str(path.relative_to(cache.root))
-                )
+            row = row_from_document(
+                document, checksum, path.stat().st_size, str(path.relative_to(cache.root))
             )
+            rows.append(row)
+            if row.cache_type == Layer.FINGERPRINTS:
+                fingerprints.append(AudioFingerprint.from_dict(document["data"]))
         except PayloadError:
             quarantine(path, cache.quarantine_dir / path.parent.parent.name, stamp)
             bad += 1
@@ -545,9 +547,8 @@ def rebuild_index(cache: CacheManager) -> tuple[int, int]:
     new_index = Index(fresh)
     with new_index.session() as s:
         s.upsert(rows)
-        for path in (cache.root / r.file_path for r in rows if r.cache_type == Layer.FINGERPRINTS):
-            fingerprint = AudioFingerprint.from_dict(read_verified(path)[0]["data"])
-            s.fp_index(fingerprint.audio_hash, subhashes(fingerprint.chromaprint).tolist())
+        for fingerprint in fingerprints:
+            index_fingerprint(s, fingerprint)
     _salvage_memory(new_index, cache.index.path)
     duckdb.connect(str(fresh)).close()  # checkpoint the WAL into the file before the swap
     with exclusive(cache.index.lock_path):

@@ -21,7 +21,7 @@ from ._keys import CacheKey, Layer, explain_difference
 from ._locks import exclusive
 from ._payloads import PayloadError, encode, quarantine, read_verified, stage
 from ._records import AudioFingerprint, Transcript
-from ._similar import SimilarJob, compare
+from ._similar import SimilarJob, compare, index_fingerprint
 from ._tm import TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory, canonical
 
 __all__ = ["MISS_KINDS", "CacheManager", "Lookup", "Outcome", "SourceStat"]
@@ -436,7 +436,7 @@ class CacheManager:
     def index_fingerprint(self, fingerprint: AudioFingerprint) -> None:
         """Make a stored film findable by its other cuts."""
         with self.session() as s:
-            s.fp_index(fingerprint.audio_hash, subhashes(fingerprint.chromaprint).tolist())
+            index_fingerprint(s, fingerprint)
 
     def _fingerprint(self, audio_hash: str) -> AudioFingerprint | None:
         """A stored fingerprint, read without counting a lookup."""
@@ -450,10 +450,15 @@ class CacheManager:
         spans, the similarity and its band. Only the films sharing the most Chromaprint
         subhashes are aligned, so the cost does not grow with the store."""
         new = self._fingerprint(audio_hash)
-        if new is None:
-            return []
+        return [] if new is None else self.similar_to(new, threshold, limit)
+
+    def similar_to(
+        self, new: AudioFingerprint, threshold: float = 0.80, limit: int = 5
+    ) -> list[SimilarJob]:
+        """``find_similar_jobs`` for a fingerprint already in hand (a job's)."""
+        keys = subhashes(new.chromaprint).tolist()
         with self.session() as s:
-            candidates = s.fp_candidates(subhashes(new.chromaprint).tolist(), audio_hash, limit)
+            candidates = s.fp_candidates(keys, new.audio_hash, limit)
         jobs = []
         for other_hash, shared in candidates:
             old = self._fingerprint(other_hash)

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ._align import Alignment, align
+from ._align import Alignment, align, subhashes
+from ._index import IndexSession
 from ._records import AudioFingerprint
 
-__all__ = ["BANDS", "Band", "SimilarJob", "band_for", "compare", "similarity"]
+__all__ = ["BANDS", "Band", "SimilarJob", "band_for", "compare", "index_fingerprint", "similarity"]
 
 Band = Literal["reuse-all", "reuse-config", "reuse-language", "none"]
 # (bar, band, what it allows): the spec's "Similarity-Based Optimization" actions.
@@ -25,6 +26,11 @@ BANDS: tuple[tuple[float, Band, str], ...] = (
     (0.60, "reuse-language", "language settings; related glossaries suggested"),
 )
 _WEIGHTS = {"fingerprint": 0.4, "content": 0.3, "language": 0.2, "title": 0.1}
+
+
+def index_fingerprint(session: IndexSession, fingerprint: AudioFingerprint) -> None:
+    """Make a stored film findable by its other cuts (a job, an import, a rebuild)."""
+    session.fp_index(fingerprint.audio_hash, subhashes(fingerprint.chromaprint).tolist())
 
 
 def band_for(score: float) -> Band:

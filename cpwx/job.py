@@ -118,7 +118,7 @@ class MemoryReport:
     @classmethod
     def of(cls, matches: list[TmMatch | None], reuse: float, stored: int) -> MemoryReport:
         reused = tuple(i for i, m in enumerate(matches) if m is not None and m.score >= reuse)
-        used = [m for m in matches if m is not None and m.score >= reuse]
+        used = [m for m in (matches[i] for i in reused) if m is not None]
         return cls(
             reused_segments=reused,
             segments=len(matches),

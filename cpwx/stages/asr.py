@@ -11,6 +11,8 @@ import dataclasses
 import logging
 import time
 
+import numpy as np
+
 from cache_store import (
     BANDS,
     AudioFingerprint,
@@ -39,7 +41,7 @@ def _similar(
     transcript under this job's ASR settings when it shares enough audio to reuse it."""
     if not plan.store.enabled or not plan.layer_enabled(Layer.ASR):
         return None, None
-    jobs = plan.store.find_similar_jobs(fingerprint.audio_hash, threshold=0.0)
+    jobs = plan.store.similar_to(fingerprint, threshold=0.0)
     if not jobs:
         log.info("similarity: no stored cut shares audio with this one")
         return None, None
@@ -64,9 +66,11 @@ def _transcribe(
     a job killed mid-way resumes from its finished chunks. Returns the transcript and the
     seconds of audio resumed rather than heard. The chunks go once the whole is stored."""
     wav = plan.decoded_audio()
-    chunks = split_ranges(
-        ranges, frame_energies(wav), FRAME_SECONDS, plan.settings.asr_chunk_seconds
-    )
+    size = plan.settings.asr_chunk_seconds
+    # Reading the whole WAV for its loudness pays only where a range is to be split.
+    long = any(b - a > size for a, b in ranges)
+    energies = frame_energies(wav) if long else np.zeros(0, np.float32)
+    chunks = split_ranges(ranges, energies, FRAME_SECONDS, size)
     keys = {chunk: plan.asr_chunk_key(fingerprint.audio_hash, *chunk) for chunk in chunks}
     done: dict[tuple[float, float], Transcript] = {}
     for chunk, key in keys.items():
