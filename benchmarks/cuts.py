@@ -28,21 +28,18 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import Levenshtein
 import numpy as np
 import numpy.typing as npt
 
@@ -58,14 +55,24 @@ from cache_store import (  # noqa: E402
     align,
     best_alignment,
 )
-from engines.fingerprint import chromaprint_raw  # noqa: E402
+from tests.cuts import (  # noqa: E402
+    PAL,
+    SR,
+    Pcm,
+    Score,
+    chromaprint_at,
+    decode_pcm,
+    flip_bits,
+    read_pcm,
+    with_noise,
+    write_pcm,
+)
+from tests.cuts import score as score_alignment  # noqa: E402
+from tests.helpers import ffmpeg, wer  # noqa: E402
 
 VENV = Path(sys.executable).parent
-SR = 16000
-PAL = 25 / 23.976
 SCENE_GAP = 1.0  # seconds of background between scenes
 SENTENCE_GAP = 0.25  # between the sentences of a scene
-Pcm = npt.NDArray[np.int16]
 Truth = tuple[tuple[float, float, float | None], ...]  # new start, new end, old start or None
 
 PEOPLE = [
@@ -111,29 +118,6 @@ def sentences(rng: random.Random, n: int, seen: set[str]) -> list[str]:
     return out
 
 
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
-
-
-def read(path: Path) -> Pcm:
-    with wave.open(str(path), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
-
-
-def write(path: Path, pcm: Pcm) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm.astype("<i2").tobytes())
-    return path
-
-
-def decode(src: Path, dst: Path, *filters: str) -> Path:
-    ffmpeg("-i", str(src), *filters, "-ac", "1", "-ar", str(SR), "-c:a", "pcm_s16le", str(dst))
-    return dst
-
-
 @dataclass(frozen=True)
 class Program:
     """Scenes over noise; per scene its sentences' (start, end, text) and its span with gap."""
@@ -157,7 +141,7 @@ def program(texts: Sequence[Sequence[str]], folder: Path, seed: int) -> Program:
             subprocess.run(
                 ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True
             )
-            speech = read(decode(raw, folder / f"s{n}_{k}.wav"))
+            speech = read_pcm(decode_pcm(raw, folder / f"s{n}_{k}.wav"))
             gap = SCENE_GAP if k == len(scene) - 1 else SENTENCE_GAP
             these.append((pos / SR, (pos + len(speech)) / SR, text))
             parts += [speech, np.zeros(round(gap * SR), np.int16)]
@@ -170,7 +154,7 @@ def program(texts: Sequence[Sequence[str]], folder: Path, seed: int) -> Program:
         *("-f", "lavfi", "-i", f"anoisesrc=c=pink:a=0.5:r={SR}:s={seed}"),
         *("-t", f"{len(dry) / SR + 1:.3f}", "-ac", "1", "-c:a", "pcm_s16le", str(noise_wav)),
     )
-    noise = read(noise_wav)[: len(dry)].astype(np.float64)
+    noise = read_pcm(noise_wav)[: len(dry)].astype(np.float64)
     x = dry.astype(np.float64)
     speech_rms = np.sqrt(np.mean(x[np.abs(x) > 0.05 * np.abs(x).max()] ** 2))
     noise *= speech_rms / 10 ** (20 / 20) / np.sqrt(np.mean(noise**2))
@@ -265,25 +249,18 @@ def make_cuts(film: Program, inserts: Program) -> list[Cut]:
     ]
 
 
-def noisy(pcm: Pcm, snr_db: float) -> Pcm:
-    x = pcm.astype(np.float64)
-    speech = np.sqrt(np.mean(x[np.abs(x) > 0.05 * np.abs(x).max()] ** 2))
-    noise = np.random.default_rng(11).normal(0, speech / 10 ** (snr_db / 20), len(x))
-    return np.clip(x + noise, -32768, 32767).astype(np.int16)
-
-
 def render(cut: Cut, folder: Path) -> Path:
     """The cut as a 16 kHz mono WAV, through AAC or an ffmpeg filter where it says so."""
-    pcm = noisy(cut.pcm, cut.snr_db) if cut.snr_db is not None else cut.pcm
+    pcm = with_noise(cut.pcm, cut.snr_db) if cut.snr_db is not None else cut.pcm
     slug = "".join(c if c.isalnum() else "_" for c in cut.name)[:40]
-    wav = write(folder / f"{slug}.src.wav", pcm)
+    wav = write_pcm(folder / f"{slug}.src.wav", pcm)
     out = folder / f"{slug}.wav"
     if cut.filters == ("aac",):
         m4a = folder / f"{slug}.m4a"
         ffmpeg("-i", str(wav), "-c:a", "aac", "-b:a", "96k", str(m4a))
-        return decode(m4a, out)
+        return decode_pcm(m4a, out)
     if cut.filters:
-        return decode(wav, out, *cut.filters)
+        return decode_pcm(wav, out, *cut.filters)
     wav.rename(out)
     return out
 
@@ -291,79 +268,21 @@ def render(cut: Cut, folder: Path) -> Path:
 # --- alignment scoring (the ideas of tests/cache_store/test_align.py) ----------------------
 
 
-def pauses(dry: Pcm) -> npt.NDArray[np.bool_]:
-    """Per 10 ms of the speech alone: whether it is silent."""
-    x = dry.astype(np.float64) / 32768
-    frames = x[: len(x) // 160 * 160].reshape(-1, 160)
-    return np.asarray(10 * np.log10((frames**2).mean(axis=1) + 1e-12) < -40)
-
-
-def pause_around(quiet: npt.NDArray[np.bool_], t: float) -> tuple[float, float]:
-    at = min(round(t / 0.01), len(quiet) - 1)
-    near = [i for i in range(max(0, at - 10), min(len(quiet), at + 11)) if quiet[i]]
-    if not near:
-        return t, t
-    i = j = min(near, key=lambda i: abs(i - at))
-    while i > 0 and quiet[i - 1]:
-        i -= 1
-    while j < len(quiet) and quiet[j]:
-        j += 1
-    return min(i * 0.01, t), max(j * 0.01, t)
-
-
-def score(al: Alignment, cut: Cut) -> tuple[float, float, float]:
-    """Recall, precision, worst edge error (s) of ``al`` against the cut's ground truth."""
-    scale, truth = cut.speed, cut.truth
-    quiet = pauses(cut.dry)
-    edits = [
-        a[1]
-        for a, b in itertools.pairwise(truth)
-        if a[2] is None or b[2] is None or abs(a[2] + (a[1] - a[0]) - b[2]) > 0.01
-    ]
-    # In the new cut's own time: pauses are read before the speed change, then scaled.
-    unscored = [(a / scale, b / scale) for a, b in (pause_around(quiet, e) for e in edits)]
-    t = np.arange(0.0, truth[-1][1] / scale, 0.05)
-    keep = ~np.any([(t >= a) & (t <= b) for a, b in unscored] or [np.zeros(len(t), bool)], axis=0)
-    want = np.full(len(t), np.nan)
-    for new_start, new_end, old_start in truth:
-        if old_start is not None:
-            inside = (t >= new_start / scale) & (t < new_end / scale)
-            want[inside] = old_start + (t[inside] - new_start / scale) * scale
-    got = np.full(len(t), np.nan)
-    for span in al.spans:
-        inside = (t >= span.new_start) & (t < span.new_end)
-        got[inside] = span.to_old(0.0) + t[inside] * span.scale
-    right = keep & (np.abs(got - want) <= 0.5)
-    recall = right.sum() / max(1, (keep & ~np.isnan(want)).sum())
-    precision = right.sum() / max(1, (keep & ~np.isnan(got)).sum())
-    edges = [x for s in al.spans for x in (s.new_start, s.new_end)]
-    worst = 0.0
-    for a, b in unscored:
-        worst = max(worst, min((max(a - x, x - b, 0.0) for x in edges), default=np.inf))
-    return float(recall), float(precision), worst
-
-
-def fingerprint(wav: Path, speed: float = 1.0) -> npt.NDArray[np.uint32]:
-    return np.array(chromaprint_raw(wav, round(SR / speed)), dtype=np.uint32)
+def score(al: Alignment, cut: Cut) -> Score:
+    """``al`` against the cut's ground truth; pauses are read from its dry speech, which plays
+    ``cut.speed`` times slower than the cut itself."""
+    truth = [(a / cut.speed, b / cut.speed, old) for a, b, old in cut.truth]
+    return score_alignment(al, truth, cut.speed, cut.dry, pcm_speed=cut.speed)
 
 
 def alignment(cut: Cut, wav: Path, old: npt.NDArray[np.uint32]) -> Alignment:
     if cut.speed == 1.0:
-        return align(fingerprint(wav), old)
+        return align(chromaprint_at(wav), old)
     speeds = (1.0, cut.speed)
-    return best_alignment({SR / round(SR / s): fingerprint(wav, s) for s in speeds}, old)
+    return best_alignment({SR / round(SR / s): chromaprint_at(wav, s) for s in speeds}, old)
 
 
 # --- cpwx runs ------------------------------------------------------------------------------
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    ref = words(reference)
-    return Levenshtein.distance(ref, words(hypothesis)) / max(1, len(ref))
 
 
 def cpwx(wav: Path, cache: Path, base: dict[str, str], out: Path) -> dict[str, Any]:
@@ -386,12 +305,6 @@ def cpwx(wav: Path, cache: Path, base: dict[str, str], out: Path) -> dict[str, A
 # --- scale ----------------------------------------------------------------------------------
 
 
-def flip(fp: npt.NDArray[np.uint32], rate: float, rng: np.random.Generator) -> Any:
-    bits = rng.random((len(fp), 32)) < rate
-    mask = (bits.astype(np.uint64) << np.arange(32, dtype=np.uint64)).sum(axis=1)
-    return fp ^ mask.astype(np.uint32)
-
-
 def recut(old: npt.NDArray[np.uint32], rng: np.random.Generator, rate: float) -> Any:
     """Old items with 6 blocks removed, 6 random blocks inserted, ``rate`` of bits flipped."""
     n = len(old)
@@ -403,7 +316,7 @@ def recut(old: npt.NDArray[np.uint32], rng: np.random.Generator, rate: float) ->
             parts.append(rng.integers(0, 2**32, int(rng.integers(60, 400)), dtype=np.uint32))
         else:
             parts.append(old[a:b])
-    return flip(np.concatenate(parts), rate, rng)
+    return flip_bits(np.concatenate(parts), rate, rng)
 
 
 def synthetic(audio_hash: str, fp: npt.NDArray[np.uint32]) -> AudioFingerprint:
@@ -505,8 +418,8 @@ def main() -> None:
         inserts = program([sentences(rng, 3, seen) for _ in range(3)], work / "ins", seed=5)
         scale = scale_rows(work, args.films)
         print(f"scale rows: {scale}", file=sys.stderr)
-        film_wav = write(work / "film.wav", film.pcm)
-        old = fingerprint(film_wav)
+        film_wav = write_pcm(work / "film.wav", film.pcm)
+        old = chromaprint_at(film_wav)
         length = len(film.pcm) / SR
         print(f"program: {n_scenes} scenes, {length / 60:.2f} min", file=sys.stderr)
         # Prefect migrates a new database once per PREFECT_HOME; a user pays that once.
@@ -522,7 +435,8 @@ def main() -> None:
         rows: list[dict[str, Any]] = []
         for cut in make_cuts(film, inserts):
             wav = render(cut, work)
-            recall, precision, edge = score(alignment(cut, wav, old), cut)
+            found = score(alignment(cut, wav, old), cut)
+            recall, precision, edge = found.recall, found.precision, found.boundary_error
             cache = work / "cache-copy"
             shutil.rmtree(cache, ignore_errors=True)
             shutil.copytree(seeded, cache)
@@ -533,7 +447,7 @@ def main() -> None:
             asr = reuse["stages"]["asr"]
             row = {
                 "cut": cut.name,
-                "seconds": round(len(read(wav)) / SR, 1),
+                "seconds": round(len(read_pcm(wav)) / SR, 1),
                 "recall": recall,
                 "precision": precision,
                 "edge_error_s": edge,

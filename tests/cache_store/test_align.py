@@ -4,18 +4,13 @@ The real-audio tests build a ~2.8 minute "film" of 12 espeak-ng scenes over ffmp
 cut it as re-releases are cut (re-encoded, scenes removed, inserted, reordered, trimmed, sped
 up to PAL, noisier) and check the shared spans against where every piece came from.
 
-Scoring: audio is sampled every 50 ms; a sample counts as found when its span maps it to within
-0.5 s of where it truly came from. Pauses that an edit falls in are not scored, and a boundary
-anywhere in such a pause is exact: Chromaprint normalises each frame's loudness away, so a
-quiet frame beside speech reads as that speech and the edit's place within the pause cannot be
-seen (nor matters: no ASR segment lies in it).
+How a cut is scored is said in ``tests/cuts.py``, which the cuts benchmark shares.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +20,21 @@ import numpy.typing as npt
 import pytest
 
 from cache_store._align import ITEM_SECONDS, Alignment, Span, align, best_alignment, subhashes
-from engines.fingerprint import chromaprint_raw
 
+from ..cuts import (
+    PAL,
+    SR,
+    Pcm,
+    chromaprint_at,
+    decode_pcm,
+    flip_bits,
+    read_pcm,
+    score,
+    with_noise,
+    write_pcm,
+)
 from ..helpers import ffmpeg, speak
 
-SR = 16000
-PAL = 25 / 23.976  # film (23.976 fps) played at 25 fps: 4.3% faster
 SPEEDS = (1.0, PAL, 1 / PAL)
 GAP = 0.6  # seconds of background between scenes
 
@@ -105,20 +109,7 @@ OTHER = (
     "your neighbours. Good food always tastes better when it is shared with friends.",
 )
 
-Pcm = npt.NDArray[np.int16]
-
-
 # --- synthetic items ----------------------------------------------------------------------
-
-
-def _flip(
-    fp: npt.NDArray[np.uint32], rate: float, rng: np.random.Generator
-) -> npt.NDArray[np.uint32]:
-    """``fp`` with each bit flipped with probability ``rate`` (re-encoding, noise)."""
-    bits = rng.random((len(fp), 32)) < rate
-    mask = (bits.astype(np.uint64) << np.arange(32, dtype=np.uint64)).sum(axis=1)
-    flipped: npt.NDArray[np.uint32] = fp ^ mask.astype(np.uint32)
-    return flipped
 
 
 def _synthetic_cut(
@@ -143,7 +134,7 @@ def _synthetic_cut(
             parts.append(rng.integers(0, 2**32, n, dtype=np.uint32))
             truth.append((pos, pos + n, None))
             pos += n
-    return _flip(np.concatenate(parts), flip, rng), truth
+    return flip_bits(np.concatenate(parts), flip, rng), truth
 
 
 def _item_accuracy(
@@ -241,7 +232,7 @@ def test_warp_follows_a_time_stretch() -> None:
     """A tempo change that kept the pitch: new item t holds old item t * 1.0427."""
     rng = np.random.default_rng(6)
     old = rng.integers(0, 2**32, 6000, dtype=np.uint32)
-    new = _flip(old[np.rint(np.arange(5700) * PAL).astype(int)], 0.05, rng)
+    new = flip_bits(old[np.rint(np.arange(5700) * PAL).astype(int)], 0.05, rng)
     al = best_alignment({1.0: new, PAL: new[::2]}, old)  # the resampled guess is worthless
     assert al.speed == pytest.approx(PAL) and len(al.spans) == 1
     assert al.spans[0].to_old(300.0) == pytest.approx(300.0 * PAL, abs=0.2)
@@ -288,25 +279,6 @@ def test_subhashes_are_sampled_by_value() -> None:
 # --- real audio -----------------------------------------------------------------------------
 
 
-def _read(path: Path) -> Pcm:
-    with wave.open(str(path), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
-
-
-def _write(path: Path, pcm: Pcm) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm.astype("<i2").tobytes())
-    return path
-
-
-def _decode(src: Path, dst: Path, *filters: str) -> Path:
-    ffmpeg("-i", str(src), *filters, "-ac", "1", "-ar", str(SR), "-c:a", "pcm_s16le", str(dst))
-    return dst
-
-
 @dataclass(frozen=True)
 class Program:
     """A run of espeak scenes over background noise, and where each scene lies in it."""
@@ -322,11 +294,11 @@ def _program(texts: Sequence[str], folder: Path, noise_seed: int) -> Program:
     gap = np.zeros(round(GAP * SR), dtype=np.int16)
     for n, text in enumerate(texts):
         m4a = speak(text, folder / f"scene{n}.m4a", video=False)
-        speech = _read(_decode(m4a, folder / f"scene{n}.wav"))
+        speech = read_pcm(decode_pcm(m4a, folder / f"scene{n}.wav"))
         parts += [speech, gap]
         scenes.append((pos / SR, (pos + len(speech) + len(gap)) / SR))
         pos += len(speech) + len(gap)
-    dry = _write(folder / "dry.wav", np.concatenate(parts))
+    dry = write_pcm(folder / "dry.wav", np.concatenate(parts))
     mixed = folder / "program.wav"
     noise = f"anoisesrc=c=pink:a=0.02:r={SR}:s={noise_seed}"
     ffmpeg(
@@ -334,11 +306,7 @@ def _program(texts: Sequence[str], folder: Path, noise_seed: int) -> Program:
         *("-filter_complex", "[0][1]amix=inputs=2:duration=first:normalize=0"),
         *("-ac", "1", "-ar", str(SR), "-c:a", "pcm_s16le", str(mixed)),
     )
-    return Program(_read(mixed), tuple(scenes), _fingerprint(mixed))
-
-
-def _fingerprint(wav: Path, speed: float = 1.0) -> npt.NDArray[np.uint32]:
-    return np.array(chromaprint_raw(wav, round(SR / speed)), dtype=np.uint32)
+    return Program(read_pcm(mixed), tuple(scenes), chromaprint_at(mixed))
 
 
 def fingerprints_at_speeds(wav: Path) -> dict[float, npt.NDArray[np.uint32]]:
@@ -351,7 +319,7 @@ def fingerprints_at_speeds(wav: Path) -> dict[float, npt.NDArray[np.uint32]]:
     not undone this way, as it would detune the chroma; ``best_alignment`` finds it by warping
     the 1.0 fingerprint instead.
     """
-    return {SR / round(SR / s): _fingerprint(wav, s) for s in SPEEDS}
+    return {SR / round(SR / s): chromaprint_at(wav, s) for s in SPEEDS}
 
 
 @dataclass(frozen=True)
@@ -407,14 +375,6 @@ def _trimmed(media: Media) -> list[Piece]:
     return [("film", a, b) for a, b in zip(bounds[::2], bounds[1::2], strict=True)]
 
 
-def _noisy(pcm: Pcm, snr_db: float) -> Pcm:
-    """White noise ``snr_db`` below the speech (its loud frames), as a bad transfer adds."""
-    x = pcm.astype(np.float64)
-    speech = np.sqrt(np.mean(x[np.abs(x) > 0.05 * np.abs(x).max()] ** 2))
-    noise = np.random.default_rng(11).normal(0, speech / 10 ** (snr_db / 20), len(x))
-    return np.clip(x + noise, -32768, 32767).astype(np.int16)
-
-
 ALL = tuple(range(12))
 # name: the pieces of the new cut, then what is done to the whole (ffmpeg filters, the speed)
 CASES: dict[str, tuple[Callable[[Media], list[Piece]], tuple[str, ...], float]] = {
@@ -453,79 +413,12 @@ CASES: dict[str, tuple[Callable[[Media], list[Piece]], tuple[str, ...], float]] 
 }
 
 
-def _pauses(pcm: Pcm) -> npt.NDArray[np.bool_]:
-    """Per 10 ms: whether the audio is background only (40 dB below full scale)."""
-    x = pcm.astype(np.float64) / 32768
-    frames = x[: len(x) // 160 * 160].reshape(-1, 160)
-    return np.asarray(10 * np.log10((frames**2).mean(axis=1) + 1e-12) < -40)
-
-
-def _pause_around(pauses: npt.NDArray[np.bool_], t: float) -> tuple[float, float]:
-    """The pause an edit at ``t`` falls in or touches (within 0.1 s); (t, t) in speech."""
-    at = min(round(t / 0.01), len(pauses) - 1)
-    near = [i for i in range(max(0, at - 10), min(len(pauses), at + 11)) if pauses[i]]
-    if not near:
-        return t, t
-    i = j = min(near, key=lambda i: abs(i - at))
-    while i > 0 and pauses[i - 1]:
-        i -= 1
-    while j < len(pauses) and pauses[j]:
-        j += 1
-    return min(i * 0.01, t), max(j * 0.01, t)
-
-
-@dataclass(frozen=True)
-class Score:
-    recall: float
-    precision: float
-    boundary_error: float  # seconds, worst edit: from a span edge to the pause the edit is in
-
-    def __str__(self) -> str:
-        return (
-            f"recall {self.recall:.4f} precision {self.precision:.4f} "
-            f"edge {self.boundary_error:.2f}s"
-        )
-
-
-def score(
-    al: Alignment, truth: Sequence[tuple[float, float, float | None]], scale: float, pcm: Pcm
-) -> Score:
-    """How well ``al`` recovers ``truth`` (new times already divided by ``scale``)."""
-    pauses = _pauses(pcm)
-    end = truth[-1][1]
-    edits = [
-        a[1]
-        for a, b in itertools.pairwise(truth)
-        if a[2] is None or b[2] is None or abs(a[2] + (a[1] - a[0]) * scale - b[2]) > 0.01
-    ]
-    unscored = [_pause_around(pauses, e) for e in edits]
-    t = np.arange(0.0, end, 0.05)
-    keep = ~np.any([(t >= a) & (t <= b) for a, b in unscored] or [np.zeros(len(t), bool)], axis=0)
-    want = np.full(len(t), np.nan)
-    for new_start, new_end, old_start in truth:
-        if old_start is not None:
-            inside = (t >= new_start) & (t < new_end)
-            want[inside] = old_start + (t[inside] - new_start) * scale
-    got = np.full(len(t), np.nan)
-    for span in al.spans:
-        inside = (t >= span.new_start) & (t < span.new_end)
-        got[inside] = span.old_start + (t[inside] - span.new_start) * span.scale
-    right = keep & (np.abs(got - want) <= 0.5)
-    recall = right.sum() / max(1, (keep & ~np.isnan(want)).sum())
-    precision = right.sum() / max(1, (keep & ~np.isnan(got)).sum())
-    edges = [x for s in al.spans for x in (s.new_start, s.new_end)]
-    worst = 0.0
-    for a, b in unscored:
-        worst = max(worst, min((max(a - x, x - b, 0.0) for x in edges), default=np.inf))
-    return Score(float(recall), float(precision), worst)
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_real_cuts_align(case: str, media: Media, tmp_path: Path) -> None:
     pieces, filters, scale = CASES[case]
     cut = _assemble(media, pieces(media))
-    pcm = _noisy(cut.pcm, 10) if case == "noise_10db" else cut.pcm
-    wav = _write(tmp_path / "cut.wav", pcm)
+    pcm = with_noise(cut.pcm, 10) if case == "noise_10db" else cut.pcm
+    wav = write_pcm(tmp_path / "cut.wav", pcm)
     if filters:
         # A lossy codec goes through a file of its own, then back to WAV.
         src = wav
@@ -533,11 +426,11 @@ def test_real_cuts_align(case: str, media: Media, tmp_path: Path) -> None:
             src = tmp_path / "cut.m4a"
             ffmpeg("-i", str(wav), *filters, str(src))
             filters = ()
-        wav = _decode(src, tmp_path / "new.wav", *filters)
+        wav = decode_pcm(src, tmp_path / "new.wav", *filters)
     al = best_alignment(fingerprints_at_speeds(wav), media.film.fingerprint)
     truth = tuple((a / scale, b / scale, old) for a, b, old in cut.truth)
     # Pauses are read from the audio before any added noise, which fills them.
-    result = score(al, truth, scale, cut.pcm if case == "noise_10db" else _read(wav))
+    result = score(al, truth, scale, cut.pcm if case == "noise_10db" else read_pcm(wav))
     assert all(a.new_end <= b.new_start for a, b in itertools.pairwise(al.spans))
     assert al.speed == pytest.approx(scale, rel=1e-3), al
     assert result.recall >= 0.97 and result.precision >= 0.99, f"{case}: {result}"
@@ -546,7 +439,7 @@ def test_real_cuts_align(case: str, media: Media, tmp_path: Path) -> None:
 
 def test_other_content_shares_nothing(media: Media, tmp_path: Path) -> None:
     """Another programme in the same voice over the same kind of background."""
-    wav = _write(tmp_path / "other.wav", media.other.pcm)
+    wav = write_pcm(tmp_path / "other.wav", media.other.pcm)
     for speed, fp in fingerprints_at_speeds(wav).items():
         assert align(fp, media.film.fingerprint, speed=speed).shared_ratio < 0.02
     assert best_alignment(fingerprints_at_speeds(wav), media.film.fingerprint).shared_ratio < 0.02
@@ -564,8 +457,8 @@ def test_real_subhashes_tell_a_cut_from_other_content(media: Media, tmp_path: Pa
     def kept(fp: npt.NDArray[np.uint32]) -> float:
         return np.intersect1d(film, subhashes(fp)).size / film.size
 
-    clean = kept(_fingerprint(_write(tmp_path / "clean.wav", cut.pcm)))
-    noisy = kept(_fingerprint(_write(tmp_path / "noisy.wav", _noisy(cut.pcm, 10))))
+    clean = kept(chromaprint_at(write_pcm(tmp_path / "clean.wav", cut.pcm)))
+    noisy = kept(chromaprint_at(write_pcm(tmp_path / "noisy.wav", with_noise(cut.pcm, 10))))
     other = kept(media.other.fingerprint)
     assert clean > 0.4 and noisy > 0.15 and other < 0.05 and noisy > 5 * other, (
         clean,
