@@ -107,6 +107,7 @@ def tree_state(root: Path) -> dict[str, tuple[int, int]]:
 
 def tiny_marian(folder: Path, corpus: list[str]) -> Path:
     """A random-weight MarianMT, WordLevel tokenizer trained here: no hub, no sentencepiece."""
+    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
     from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 
@@ -137,5 +138,6 @@ def tiny_marian(folder: Path, corpus: list[str]) -> Path:
         decoder_start_token_id=0,
         forced_eos_token_id=1,
     )
+    torch.manual_seed(0)  # the same random weights every run, so outputs do not flake
     MarianMTModel(config).save_pretrained(folder)
     return folder
