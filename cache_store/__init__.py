@@ -43,7 +43,7 @@ from ._manager import MISS_KINDS, CacheManager, Lookup, Outcome, SourceStat
 from ._payloads import PayloadError
 from ._records import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
 from ._reuse import ReusePlan, merge_segments, plan_reuse, split_ranges
-from ._similar import BANDS, Band, SimilarJob, band_for, similarity
+from ._similar import BANDS, SPEEDS, Band, SimilarJob, band_for, similarity
 from ._tm import HUMAN, TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
 from ._tmx import TmxError, read_tmx, write_tmx
 
@@ -56,6 +56,7 @@ __all__ = [
     "ITEM_SECONDS",
     "MISS_KINDS",
     "SCHEMA_VERSION",
+    "SPEEDS",
     "TERM_TYPES",
     "Alignment",
     "ArchiveError",

@@ -37,7 +37,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ITEM_SECONDS", "Alignment", "Span", "align", "best_alignment", "subhashes"]
+__all__ = [
+    "ITEM_SECONDS",
+    "Alignment",
+    "Fingerprint",
+    "Span",
+    "align",
+    "best_alignment",
+    "subhashes",
+]
 
 U32 = npt.NDArray[np.uint32]
 Fingerprint = Sequence[int] | npt.NDArray[np.integer]

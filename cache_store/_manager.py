@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ._align import subhashes
+from ._align import Fingerprint, subhashes
 from ._glossary import GlossaryError
 from ._glossary_store import movie_id_from_path
 from ._index import Index, IndexRow, IndexSession, row_from_json, row_to_json
@@ -453,18 +453,30 @@ class CacheManager:
         return [] if new is None else self.similar_to(new, threshold, limit)
 
     def similar_to(
-        self, new: AudioFingerprint, threshold: float = 0.80, limit: int = 5
+        self,
+        new: AudioFingerprint,
+        threshold: float = 0.80,
+        limit: int = 5,
+        at_speeds: Mapping[float, Fingerprint] | None = None,
     ) -> list[SimilarJob]:
-        """``find_similar_jobs`` for a fingerprint already in hand (a job's)."""
-        keys = subhashes(new.chromaprint).tolist()
+        """``find_similar_jobs`` for a fingerprint already in hand (a job's). ``at_speeds``:
+        the new audio also fingerprinted at other speeds (``SPEEDS``), so a PAL release finds
+        and aligns with its film-speed cut; each candidate is aligned at the speed whose
+        subhashes found it."""
+        prints = {1.0: new.chromaprint, **(at_speeds or {})}
+        found: dict[str, tuple[int, float]] = {}  # audio hash: (shared subhashes, speed)
         with self.session() as s:
-            candidates = s.fp_candidates(keys, new.audio_hash, limit)
+            for speed, fp in prints.items():
+                for other, shared in s.fp_candidates(subhashes(fp).tolist(), new.audio_hash, limit):
+                    if shared > found.get(other, (0, 1.0))[0]:
+                        found[other] = (shared, speed)
+        best = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
         jobs = []
-        for other_hash, shared in candidates:
+        for other_hash, (shared, speed) in best:
             old = self._fingerprint(other_hash)
             if old is not None:
                 titles = (_title(new.source_file), _title(old.source_file))
-                jobs.append(compare(new, old, shared, titles))
+                jobs.append(compare(new, old, shared, titles, at_speeds, speed))
         return sorted((j for j in jobs if j.similarity >= threshold), key=lambda j: -j.similarity)
 
     # --- layer 4: translation memory ------------------------------------------------------

@@ -9,14 +9,24 @@ rest reweighted). The spec's bands then say what may be reused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ._align import Alignment, align, subhashes
+from ._align import Alignment, Fingerprint, align, best_alignment, subhashes
 from ._index import IndexSession
 from ._records import AudioFingerprint
 
-__all__ = ["BANDS", "Band", "SimilarJob", "band_for", "compare", "index_fingerprint", "similarity"]
+__all__ = [
+    "BANDS",
+    "SPEEDS",
+    "Band",
+    "SimilarJob",
+    "band_for",
+    "compare",
+    "index_fingerprint",
+    "similarity",
+]
 
 Band = Literal["reuse-all", "reuse-config", "reuse-language", "none"]
 # (bar, band, what it allows): the spec's "Similarity-Based Optimization" actions.
@@ -26,6 +36,9 @@ BANDS: tuple[tuple[float, Band, str], ...] = (
     (0.60, "reuse-language", "language settings; related glossaries suggested"),
 )
 _WEIGHTS = {"fingerprint": 0.4, "content": 0.3, "language": 0.2, "title": 0.1}
+# Speed changes between releases (old seconds per new second): film (23.976 fps) run at PAL's
+# 25 fps, and a PAL master slowed back to film speed.
+SPEEDS = (25 / 23.976, 23.976 / 25)
 
 
 def index_fingerprint(session: IndexSession, fingerprint: AudioFingerprint) -> None:
@@ -72,8 +85,21 @@ def compare(
     old: AudioFingerprint,
     shared_keys: int,
     title: tuple[str | None, str | None] = (None, None),
+    at_speeds: Mapping[float, Fingerprint] | None = None,
+    speed: float = 1.0,
 ) -> SimilarJob:
-    alignment = align(new.chromaprint, old.chromaprint)
+    """Align ``new`` with ``old`` and weigh the result. ``at_speeds`` holds the new audio
+    fingerprinted at other speeds (see :func:`best_alignment`); ``speed`` is the one whose
+    subhashes found ``old``. A tempo change that kept the pitch is found only by trying: the
+    plain alignment of such a cut still covers it, in spans that drift by seconds."""
+    others = dict(at_speeds or {})
+    if speed != 1.0 and speed in others:
+        others = {speed: others[speed]}
+    alignment = (
+        best_alignment({1.0: new.chromaprint, **others}, old.chromaprint)
+        if others
+        else align(new.chromaprint, old.chromaprint)
+    )
     score = similarity(
         alignment.shared_ratio, (new.language_detected, old.language_detected), title
     )

@@ -141,6 +141,7 @@ class SimilarReport:
     source_file: str
     similarity: float
     shared_ratio: float
+    speed: float  # old seconds per new second: 1.0427 for a PAL release of a film cut
     band: str
     reuses: str
 
@@ -435,6 +436,7 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
         vad_onset=settings.whisper_vad_onset,
         vad_offset=settings.whisper_vad_offset,
         threads=settings.threads,
+        segment_seconds=settings.asr_segment_seconds,
         align_model=optional("alignment", settings.align_model_dir),
         diarization_model=optional("pyannote", settings.diarization_model_dir),
     )

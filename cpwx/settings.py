@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     whisper_vad_offset: float = Field(0.363, gt=0, lt=1)
     whisper_threads: int = Field(0, ge=0)
     asr_chunk_seconds: int = Field(300, ge=10)  # ours: a killed job redoes at most one chunk
+    # ours: WhisperX's chunk_size. Speech is cut into segments up to this long; shorter ones
+    # make better cues and let a new cut reuse more (an edit spoils only the segment it is in).
+    asr_segment_seconds: int = Field(10, ge=5, le=30)
     align_model_dir: Path | None = None
     diarization_model_dir: Path | None = None
 

@@ -84,6 +84,7 @@ class AsrSettings:
     vad_onset: float
     vad_offset: float
     threads: int
+    segment_seconds: int = 30  # WhisperX's chunk_size: the longest segment
     align_model: ResolvedModel | None = None
     diarization_model: ResolvedModel | None = None
 
@@ -100,6 +101,7 @@ class AsrSettings:
             "vad_method": self.vad_method,
             "vad_onset": self.vad_onset,
             "vad_offset": self.vad_offset,
+            "segment_seconds": self.segment_seconds,
             "align_model": self.align_model.version if self.align_model else None,
             "diarization_model": (
                 self.diarization_model.version if self.diarization_model else None
@@ -221,6 +223,7 @@ class WhisperxEngine:
             audio,
             batch_size=self.settings.batch_size,
             language=language,
+            chunk_size=self.settings.segment_seconds,
             progress_callback=progress,
         )
         segments: list[dict[str, Any]] = result["segments"]

@@ -12,7 +12,7 @@ import numpy as np
 
 from cache_store import AudioFingerprint, NoiseProfile
 
-__all__ = ["analyse", "hash_pcm"]
+__all__ = ["analyse", "chromaprint_at", "hash_pcm"]
 
 # 30 ms frames at 16 kHz, 128 to a block: blocks split into whole analysis frames.
 _FRAME = 480
@@ -67,6 +67,16 @@ def chromaprint_raw(wav_path: Path, sample_rate: int) -> tuple[int, ...]:
     encoded = acoustid.fingerprint(sample_rate, 1, _blocks(wav_path), _CHROMAPRINT_MAXLENGTH)
     raw, _algorithm = chromaprint.decode_fingerprint(encoded)
     return tuple(int(x) for x in raw)
+
+
+def chromaprint_at(wav_path: Path, speed: float) -> tuple[float, tuple[int, ...]]:
+    """Raw Chromaprint with the rate declared as about ``rate / speed``: this undoes a speed
+    change made by resampling (a PAL release of a film), so the audio aligns with its other
+    cut. Returns the speed the whole-numbered declared rate gives, and the fingerprint."""
+    with wave.open(str(wav_path), "rb") as w:
+        rate = w.getframerate()
+    declared = round(rate / speed)
+    return rate / declared, chromaprint_raw(wav_path, declared)
 
 
 def analyse(wav_path: Path, source: Path) -> AudioFingerprint:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cache_store import Alignment
-from engines.fingerprint import chromaprint_raw
+from engines import fingerprint
 
 from .helpers import ffmpeg
 
@@ -70,7 +70,7 @@ def flip_bits(
 
 def chromaprint_at(wav: Path, speed: float = 1.0) -> npt.NDArray[np.uint32]:
     """Raw Chromaprint with the rate declared as ``rate / speed`` (undoes a resampled speed-up)."""
-    return np.array(chromaprint_raw(wav, round(SR / speed)), dtype=np.uint32)
+    return np.array(fingerprint.chromaprint_at(wav, speed)[1], dtype=np.uint32)
 
 
 def pauses(pcm: Pcm) -> npt.NDArray[np.bool_]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from cache_store import (
     BANDS,
+    SPEEDS,
     AudioFingerprint,
     Layer,
     Lookup,
@@ -25,7 +26,7 @@ from cache_store import (
     split_ranges,
 )
 from engines.asr import WhisperxEngine
-from engines.fingerprint import FRAME_SECONDS, frame_energies
+from engines.fingerprint import FRAME_SECONDS, chromaprint_at, frame_energies
 
 from ..job import JobPlan, SimilarReport, StageReport, report_progress
 
@@ -41,16 +42,20 @@ def _similar(
     transcript under this job's ASR settings when it shares enough audio to reuse it."""
     if not plan.store.enabled or not plan.layer_enabled(Layer.ASR):
         return None, None
-    jobs = plan.store.similar_to(fingerprint, threshold=0.0)
+    # The audio fingerprinted at the usual release speed changes too: a PAL cut finds its film.
+    wav = plan.decoded_audio()
+    at_speeds = dict(chromaprint_at(wav, speed) for speed in SPEEDS)
+    jobs = plan.store.similar_to(fingerprint, threshold=0.0, limit=3, at_speeds=at_speeds)
     if not jobs:
         log.info("similarity: no stored cut shares audio with this one")
         return None, None
     best = max(jobs, key=lambda j: j.shared_ratio)
     log.info(
-        "similarity: %.2f to %s (%.0f%% shared audio): %s",
+        "similarity: %.2f to %s (%.0f%% shared audio, speed x%.4f): %s",
         best.similarity,
         best.source_file,
         100 * best.shared_ratio,
+        best.alignment.speed,
         best.band,
     )
     if best.shared_ratio < MIN_SHARED:
@@ -158,6 +163,7 @@ def _decision(job: SimilarJob) -> SimilarReport:
         source_file=job.source_file,
         similarity=job.similarity,
         shared_ratio=round(job.shared_ratio, 4),
+        speed=round(job.alignment.speed, 5),
         band=job.band,
         reuses=allows.get(job.band, "nothing: processed as new")
         + ("; ASR of the shared audio" if job.shared_ratio >= MIN_SHARED else ""),

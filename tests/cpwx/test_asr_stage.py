@@ -9,6 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+from ..cuts import PAL
 from ..helpers import CPWX, ffmpeg, run_cli, wer
 
 SCENES = [
@@ -72,6 +75,38 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
     text = " ".join(s["text"] for s in heard["segments"])
     spoken = " ".join(SCENES[i] for i in (0, 1, 3, 4, 5))
     assert wer(spoken, text) <= 0.35
+
+
+@pytest.mark.parametrize(
+    ("change", "name"),
+    [
+        (f"asetrate={round(22050 * PAL)},aresample=22050", "pal"),  # pitch up with the tempo
+        (f"atempo={PAL}", "tempo"),  # pitch kept
+    ],
+)
+def test_a_sped_up_release_reuses_the_film_speed_transcript(
+    tmp_path: Path, cli_env: dict[str, str], change: str, name: str
+) -> None:
+    _scenes(tmp_path)
+    film = _cut(tmp_path, "film", list(range(6)))
+    fast = tmp_path / f"{name}.wav"
+    ffmpeg("-i", str(film), "-af", change, "-c:a", "pcm_s16le", str(fast))
+    first = run_cli("run", str(film), "--json", env=cli_env)
+    assert first.code == 0, first.stderr
+    second = run_cli("run", str(fast), "--json", env=cli_env)
+    assert second.code == 0, second.stderr
+    asr = second.json["stages"]["asr"]
+    assert asr["source_job"] == first.json["audio_hash"], asr
+    assert asr["similar"]["speed"] == pytest.approx(PAL, abs=0.002)
+    assert asr["reused_seconds"] > 30, asr
+    heard = json.loads(Path(second.json["outputs"]["json"]).read_text())
+    text = " ".join(s["text"] for s in heard["segments"])
+    assert wer(" ".join(SCENES), text) <= 0.35
+    # Reused segments sit on the new, faster timeline: the last ends within the new audio.
+    duration = float(subprocess.check_output(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(fast)]
+    ))  # fmt: skip
+    assert heard["segments"][-1]["end"] <= duration + 0.5
 
 
 def test_different_content_is_not_reused(tmp_path: Path, cli_env: dict[str, str]) -> None:
