@@ -183,7 +183,7 @@ def glossary_gain(work: Path, n: int, seed: int, noise: float) -> dict[str, Any]
         heard, truth, scores = asr_job(rng, n, noise)
         raw = transcript(heard, scores)
         plan = plan_for(cache, model, "jaane_tu_ya_jaane_na")
-        fixed, report = glossary.run(plan, raw)
+        fixed, report = glossary.run(plan, f"{job:064x}", raw)
         rows.append(
             {
                 "job": job,

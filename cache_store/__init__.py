@@ -12,7 +12,7 @@ from ._glossary import (
     check_movie_id,
     term_type,
 )
-from ._glossary_store import GLOBAL_ID, GlossaryStore, movie_id_from_path
+from ._glossary_store import GLOBAL_ID, FilmLink, GlossaryStore, movie_id_from_path
 from ._glossary_terms import (
     LearnReport,
     NameCorrection,
@@ -67,6 +67,7 @@ __all__ = [
     "CacheManager",
     "CacheStats",
     "CleanupReport",
+    "FilmLink",
     "Glossary",
     "GlossaryEntry",
     "GlossaryError",

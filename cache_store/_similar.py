@@ -74,6 +74,7 @@ class SimilarJob:
     band: Band
     alignment: Alignment
     shared_keys: int  # subhashes in common: why this film was a candidate
+    language: str | None = None  # the stored cut's detected language
 
     @property
     def shared_ratio(self) -> float:
@@ -104,5 +105,11 @@ def compare(
         alignment.shared_ratio, (new.language_detected, old.language_detected), title
     )
     return SimilarJob(
-        old.audio_hash, old.source_file, score, band_for(score), alignment, shared_keys
+        old.audio_hash,
+        old.source_file,
+        score,
+        band_for(score),
+        alignment,
+        shared_keys,
+        old.language_detected,
     )

@@ -144,6 +144,9 @@ class SimilarReport:
     speed: float  # old seconds per new second: 1.0427 for a PAL release of a film cut
     band: str
     reuses: str
+    language: str | None = None  # reuse-language and up: the cut's language, not detected
+    film: str | None = None  # reuse-config and up: this audio now uses that film's glossary
+    suggested_glossary: str | None = None  # reuse-language: a film whose glossary may fit
 
 
 @dataclass(frozen=True)
@@ -261,20 +264,24 @@ class JobPlan:
     def translates(self) -> bool:
         return self.request.workflow != "transcribe"
 
-    @property
-    def movie_id(self) -> str:
-        """``--movie-id``, else a film id from the file name: all cuts of a film share it."""
+    def film(self, audio_hash: str) -> str:
+        """Whose glossary the job uses: ``--movie-id``; else the film this audio was recorded
+        under (by its first job, or by a similar cut it was linked to); else a film id from the
+        file name, which all releases of a film named alike share."""
         given = self.request.movie_id
-        return check_movie_id(given) if given else movie_id_from_path(self.media)
+        if given:
+            return check_movie_id(given)
+        link = self.glossaries.film_of(audio_hash) if self.store.enabled else None
+        return link.movie_id if link else movie_id_from_path(self.media)
 
     @property
     def glossaries(self) -> GlossaryStore:
         return GlossaryStore(self.store.root / "glossary_learned")
 
-    def glossary(self) -> Glossary:
+    def glossary(self, film: str) -> Glossary:
         """The terms this job protects: the film's glossary over the global one."""
         per_movie = self.settings.glossary_per_movie_enabled
-        return self.glossaries.for_job(self.movie_id if per_movie else None)
+        return self.glossaries.for_job(film if per_movie else None)
 
     def memory_off(self) -> str | None:
         """Why the translation memory is not consulted, or None when it is."""

@@ -79,7 +79,7 @@ def run_pipeline(plan: JobPlan, call: Call, orchestration: str) -> JobResult:
         log.info("job: %s, workflow %s, via %s", plan.media, plan.request.workflow, orchestration)
         known = step("demux", plan)
         fp = step("fingerprint", plan, known)
-        transcript = step("glossary", plan, step("asr", plan, fp))
+        transcript = step("glossary", plan, fp.audio_hash, step("asr", plan, fp))
         final = (
             step("translation", plan, fp.audio_hash, transcript) if plan.translates else transcript
         )

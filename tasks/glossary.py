@@ -15,5 +15,5 @@ from ._state import as_task_result
 
 
 @task(name="glossary", cache_policy=NO_CACHE)
-def glossary_task(plan: JobPlan, transcript: Transcript) -> Any:
-    return as_task_result(glossary.run(plan, transcript))
+def glossary_task(plan: JobPlan, audio_hash: str, transcript: Transcript) -> Any:
+    return as_task_result(glossary.run(plan, audio_hash, transcript))

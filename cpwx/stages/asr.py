@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -17,15 +18,17 @@ from cache_store import (
     BANDS,
     SPEEDS,
     AudioFingerprint,
+    FilmLink,
     Layer,
     Lookup,
     SimilarJob,
     Transcript,
     merge_segments,
+    movie_id_from_path,
     plan_reuse,
     split_ranges,
 )
-from engines.asr import WhisperxEngine
+from engines.asr import AsrSettings, WhisperxEngine
 from engines.fingerprint import FRAME_SECONDS, chromaprint_at, frame_energies
 
 from ..job import JobPlan, SimilarReport, StageReport, report_progress
@@ -65,7 +68,10 @@ def _similar(
 
 
 def _transcribe(
-    plan: JobPlan, fingerprint: AudioFingerprint, ranges: list[tuple[float, float]]
+    plan: JobPlan,
+    asr: AsrSettings,
+    fingerprint: AudioFingerprint,
+    ranges: list[tuple[float, float]],
 ) -> tuple[Transcript, float]:
     """WhisperX over ``ranges`` in chunks of ``ASR_CHUNK_SECONDS``, each stored as it is done:
     a job killed mid-way resumes from its finished chunks. Returns the transcript and the
@@ -85,7 +91,7 @@ def _transcribe(
                 done[chunk] = Transcript.from_dict(found.data)
     resumed = sum(b - a for a, b in done)
     todo = [chunk for chunk in chunks if chunk not in done]
-    engine = WhisperxEngine(plan.asr)
+    engine = WhisperxEngine(asr)
     pieces = (
         engine.transcribe_pieces(
             wav, todo, progress=lambda percent: report_progress("asr", percent)
@@ -119,9 +125,13 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
         if similar is not None and old is not None and old.data is not None
         else None
     )
+    decision = _decide(plan, fingerprint.audio_hash, similar) if similar is not None else None
+    asr = plan.asr
+    if decision is not None and decision.language and asr.language is None:
+        asr = dataclasses.replace(asr, language=decision.language)  # no detection needed
     computing = time.perf_counter()
     transcript, resumed = _transcribe(
-        plan, fingerprint, list(reuse.ranges) if reuse else [(0.0, fingerprint.duration)]
+        plan, asr, fingerprint, list(reuse.ranges) if reuse else [(0.0, fingerprint.duration)]
     )
     if reuse:
         merged = merge_segments(reuse.reused, transcript.segments)
@@ -141,8 +151,8 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
             )
         )
     report = dataclasses.replace(StageReport.of(lookup, started), resumed_seconds=resumed)
-    if similar is not None:
-        report = dataclasses.replace(report, similar=_decision(similar))
+    if decision is not None:
+        report = dataclasses.replace(report, similar=decision)
     if reuse and old is not None:
         share = reuse.reused_seconds / max(fingerprint.duration, 1e-6)
         report = dataclasses.replace(
@@ -156,7 +166,23 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
     return transcript, report
 
 
-def _decision(job: SimilarJob) -> SimilarReport:
+def _decide(plan: JobPlan, audio_hash: str, job: SimilarJob) -> SimilarReport:
+    """The spec's bands, acted on: from reuse-language up, the cut's language is taken rather
+    than detected; from reuse-config up, this audio is linked to the cut's film, whose glossary
+    every later job on it uses (unless ``--movie-id`` says otherwise); reuse-language suggests
+    that glossary. Shared ASR is reused at any band; translations come back through the memory.
+    """
+    bands = [band for _, band, _ in BANDS]
+    reach = bands.index(job.band) if job.band in bands else len(bands)  # 0 is the closest
+    source_link = plan.glossaries.film_of(job.audio_hash)
+    source_film = source_link.movie_id if source_link else movie_id_from_path(Path(job.source_file))
+    film = suggested = None
+    if reach <= bands.index("reuse-config") and plan.request.movie_id is None:
+        film = source_film
+        plan.glossaries.link_film(FilmLink(audio_hash, film, job.audio_hash, job.similarity))
+        log.info("similarity: this audio now uses the glossary of film %s", film)
+    elif reach <= bands.index("reuse-language"):
+        suggested = source_film
     allows = {band: what for _, band, what in BANDS}
     return SimilarReport(
         source=job.audio_hash,
@@ -167,4 +193,7 @@ def _decision(job: SimilarJob) -> SimilarReport:
         band=job.band,
         reuses=allows.get(job.band, "nothing: processed as new")
         + ("; ASR of the shared audio" if job.shared_ratio >= MIN_SHARED else ""),
+        language=job.language if reach <= bands.index("reuse-language") else None,
+        film=film,
+        suggested_glossary=suggested,
     )

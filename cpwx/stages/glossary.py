@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import time
 
-from cache_store import Transcript, correct_names
+from cache_store import FilmLink, Transcript, correct_names
 
 from ..job import JobPlan, StageReport
 
 log = logging.getLogger("cpwx.glossary")
 
 
-def run(plan: JobPlan, transcript: Transcript) -> tuple[Transcript, StageReport]:
+def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcript, StageReport]:
     started = time.perf_counter()
     policy = plan.settings.glossary_policy
     if not policy.learning_enabled:
@@ -27,9 +27,14 @@ def run(plan: JobPlan, transcript: Transcript) -> tuple[Transcript, StageReport]
             else "GLOSSARY_LEARNING_ENABLED=false"
         )
         return transcript, StageReport("off", 0.0, switch)
+    movie_id = plan.film(audio_hash)
+    linked = plan.glossaries.film_of(audio_hash) if plan.store.enabled else None
+    if plan.store.enabled and (linked is None or linked.movie_id != movie_id):
+        # The first job on this audio, or --movie-id: later cuts linked to it find the film.
+        plan.glossaries.link_film(FilmLink(audio_hash, movie_id))
     # --no-cache / ENABLE_CACHING=false: no correction from what is stored; still learn.
     reads = policy.per_movie_enabled and plan.store.enabled
-    film = plan.glossaries.load(plan.movie_id) if reads else None
+    film = plan.glossaries.load(movie_id) if reads else None
     corrected, corrections = (
         correct_names(transcript, film) if film is not None else (transcript, [])
     )
@@ -37,17 +42,17 @@ def run(plan: JobPlan, transcript: Transcript) -> tuple[Transcript, StageReport]
         log.info(
             "glossary: segment %d: %r -> %r (%.0f)", c.segment, c.original, c.corrected, c.score
         )
-    learned = plan.glossaries.learn(plan.movie_id, transcript, policy)
+    learned = plan.glossaries.learn(movie_id, transcript, policy)
     if learned.added:
-        log.info("glossary: learned for %s: %s", plan.movie_id, ", ".join(learned.added))
+        log.info("glossary: learned for %s: %s", movie_id, ", ".join(learned.added))
     known = len(film.entries) if film is not None else 0
     reason = (
-        f"{known} terms known for {plan.movie_id}, {len(corrections)} names corrected"
+        f"{known} terms known for {movie_id}, {len(corrections)} names corrected"
         if known
-        else f"no terms known for {plan.movie_id} yet: {len(learned.added)} learned now"
+        else f"no terms known for {movie_id} yet: {len(learned.added)} learned now"
     )
     seconds = round(time.perf_counter() - started, 3)
-    plan.store.note_glossary(plan.movie_id, known > 0, reason)
+    plan.store.note_glossary(movie_id, known > 0, reason)
     if not plan.store.enabled:
         return corrected, StageReport("off", seconds, plan.store.bypass_reason)
     return corrected, StageReport("hit" if known else "miss", seconds, reason)

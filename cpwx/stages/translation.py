@@ -50,7 +50,8 @@ def _translate(
 def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcript, StageReport]:
     started = time.perf_counter()
     settings = plan.translation_settings(transcript.language)
-    glossary = plan.glossary()
+    film = plan.film(audio_hash)
+    glossary = plan.glossary(film)
     source_lang, target = transcript.language, settings.target_language
     model = settings.model.id
     texts = [s.text.strip() for s in transcript.segments]
@@ -63,7 +64,7 @@ def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcr
             model=model,
             glossary_hash=glossary.digest_for(text, target),
             context=TmContext.around(texts, i, plan.store.tm.context_window),
-            movie_id=plan.movie_id,
+            movie_id=film,
             audio_hash=audio_hash,
         )
         for i, text in enumerate(texts)

@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from cache_store import Alignment, FilmLink, SimilarJob, Span
+from cpwx.job import JobPlan, JobRequest, prepare
+from cpwx.settings import load_settings
+from cpwx.stages import asr
+
 from ..cuts import PAL
 from ..helpers import CPWX, ffmpeg, run_cli, wer
 
@@ -65,6 +70,9 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
     decision = asr["similar"]
     assert decision["source"] == first.json["audio_hash"] and decision["shared_ratio"] > 0.8
     assert decision["band"] in ("reuse-all", "reuse-config") and "ASR" in decision["reuses"]
+    # The same film: the TV edit now learns into, and corrects from, the theatrical glossary.
+    assert decision["film"] == "theatrical"
+    assert "theatrical" in second.json["stages"]["glossary"]["reason"]
     # WhisperX segments run up to 30 s: those wholly inside the shared audio are reused.
     assert asr["reused_seconds"] > 10, asr
     duration = float(subprocess.check_output(
@@ -143,3 +151,47 @@ def test_a_killed_job_resumes_from_its_finished_chunks(
     heard = json.loads(Path(again.json["outputs"]["json"]).read_text())
     assert wer(" ".join(SCENES), " ".join(s["text"] for s in heard["segments"])) <= 0.35
     assert len(list(asr.glob("*/*.json"))) == 1  # the chunks gave way to the whole transcript
+
+
+def _job(band: str, source: str = "b" * 64) -> SimilarJob:
+    alignment = Alignment((Span(0.0, 60.0, 0.0, 60.0),), 60.0, 60.0, 1.0)
+    return SimilarJob(source, "/films/Sholay.1975.mkv", 0.9, band, alignment, 100, "hi")  # type: ignore[arg-type]
+
+
+def _plan(tmp_path: Path, media: str, movie_id: str | None = None) -> JobPlan:
+    settings = load_settings(env_file=tmp_path / "none.env", cache_dir=tmp_path / "cache")
+    (tmp_path / media).write_bytes(b"x")  # named only: nothing is decoded
+    return prepare(JobRequest(tmp_path / media, movie_id=movie_id), settings)
+
+
+@pytest.mark.parametrize(
+    ("band", "film", "suggested", "language"),
+    [
+        ("reuse-all", "sholay", None, "hi"),
+        ("reuse-config", "sholay", None, "hi"),
+        ("reuse-language", None, "sholay", "hi"),
+        ("none", None, None, None),
+    ],
+)
+def test_the_bands_decide_glossary_and_language(
+    tmp_path: Path, band: str, film: str | None, suggested: str | None, language: str | None
+) -> None:
+    plan = _plan(tmp_path, "tv_rip_04.mkv")
+    new = "a" * 64
+    decision = asr._decide(plan, new, _job(band))
+    assert (decision.band, decision.film, decision.suggested_glossary) == (band, film, suggested)
+    assert decision.language == language
+    # A linked cut uses the film's glossary in every later job, found without a search.
+    assert plan.film(new) == (film or "tv_rip_04")
+
+
+def test_a_cut_links_to_the_film_its_source_was_filed_under(tmp_path: Path) -> None:
+    source, new = "b" * 64, "a" * 64
+    named = _plan(tmp_path, "Sholay.1975.mkv", movie_id="sholay_restored")
+    named.glossaries.link_film(FilmLink(source, named.film(source)))
+    assert asr._decide(_plan(tmp_path, "rip.mkv"), new, _job("reuse-config")).film == (
+        "sholay_restored"
+    )
+    given = _plan(tmp_path, "rip.mkv", movie_id="mine")  # --movie-id wins over a link
+    assert asr._decide(given, new, _job("reuse-config")).film is None
+    assert given.film(new) == "mine"

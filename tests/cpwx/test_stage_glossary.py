@@ -10,6 +10,7 @@ from cpwx.settings import load_settings
 from cpwx.stages import glossary
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "demo.mp4"
+AUDIO = "a" * 64
 
 
 def _plan(tmp_path: Path, **overrides: object) -> JobPlan:
@@ -29,19 +30,19 @@ def _transcript(name: str, n: int = 4, score: float = 0.95) -> Transcript:
 
 
 def test_first_job_learns_and_the_next_corrects(tmp_path: Path) -> None:
-    first, report = glossary.run(_plan(tmp_path), _transcript("Aditi"))
+    first, report = glossary.run(_plan(tmp_path), AUDIO, _transcript("Aditi"))
     assert report.cache == "miss" and "no terms known for jaane_tu yet" in report.reason
     assert first == _transcript("Aditi")
-    fixed, report = glossary.run(_plan(tmp_path), _transcript("Aditee", n=1, score=0.5))
+    fixed, report = glossary.run(_plan(tmp_path), AUDIO, _transcript("Aditee", n=1, score=0.5))
     assert report.cache == "hit" and "3 names corrected" in report.reason
     assert all("Aditi" in s.text and "Aditee" not in s.text for s in fixed.segments)
     layer = {s.layer: s for s in stats(CacheManager(tmp_path)).layers}["glossary"]
-    assert (layer.hits, layer.misses, layer.entries) == (1, 1, 2)  # film + global glossary
+    assert (layer.hits, layer.misses, layer.entries) == (1, 1, 3)  # film, global, the cut's film
 
 
 def test_switches_turn_the_stage_off(tmp_path: Path) -> None:
     for switch in ("cache_glossary_learning", "glossary_learning_enabled"):
-        out, report = glossary.run(_plan(tmp_path, **{switch: False}), _transcript("Aditi"))
+        out, report = glossary.run(_plan(tmp_path, **{switch: False}), AUDIO, _transcript("Aditi"))
         assert report.cache == "off" and switch.upper() in report.reason
         assert out == _transcript("Aditi")
     assert not (tmp_path / "glossary_learned").exists()
