@@ -428,7 +428,7 @@ def main() -> None:
     try:
         rng = random.Random(3)
         seen: set[str] = set()
-        n_scenes = max(8, round(args.minutes * 4))
+        n_scenes = max(8, round(args.minutes * 60 / 13))  # a scene runs ~13 s
         texts = [sentences(rng, 2 + (i % 3 != 0), seen) for i in range(n_scenes)]
         film = program(texts, work / "film", seed=1)
         inserts = program([sentences(rng, 3, seen) for _ in range(3)], work / "ins", seed=5)

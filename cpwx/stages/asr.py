@@ -42,7 +42,7 @@ def _similar(
     plan: JobPlan, fingerprint: AudioFingerprint
 ) -> tuple[SimilarJob | None, Lookup | None]:
     """The most similar stored cut (the spec's decision is logged), and the lookup of its
-    transcript under this job's ASR settings when it shares enough audio to reuse it."""
+    transcript under this job's ASR settings (a miss says why) when it shares enough audio."""
     if not plan.store.enabled or not plan.layer_enabled(Layer.ASR):
         return None, None
     # The audio fingerprinted at the usual release speed changes too: a PAL cut finds its film.
@@ -63,8 +63,7 @@ def _similar(
     )
     if best.shared_ratio < MIN_SHARED:
         return best, None
-    old = plan.store.get(plan.asr_key(best.audio_hash))
-    return best, old if old.hit and old.data is not None else None
+    return best, plan.store.get(plan.asr_key(best.audio_hash))
 
 
 def _transcribe(
@@ -122,10 +121,10 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
             similar.alignment,
             fingerprint.duration,
         )
-        if similar is not None and old is not None and old.data is not None
+        if similar is not None and old is not None and old.hit and old.data is not None
         else None
     )
-    decision = _decide(plan, fingerprint.audio_hash, similar) if similar is not None else None
+    decision = _decide(plan, fingerprint.audio_hash, similar, old) if similar else None
     asr = plan.asr
     if decision is not None and decision.language and asr.language is None:
         asr = dataclasses.replace(asr, language=decision.language)  # no detection needed
@@ -166,12 +165,14 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
     return transcript, report
 
 
-def _decide(plan: JobPlan, audio_hash: str, job: SimilarJob) -> SimilarReport:
+def _decide(
+    plan: JobPlan, audio_hash: str, job: SimilarJob, old: Lookup | None = None
+) -> SimilarReport:
     """The spec's bands, acted on: from reuse-language up, the cut's language is taken rather
     than detected; from reuse-config up, this audio is linked to the cut's film, whose glossary
     every later job on it uses (unless ``--movie-id`` says otherwise); reuse-language suggests
-    that glossary. Shared ASR is reused at any band; translations come back through the memory.
-    """
+    that glossary. Shared ASR is reused at any band when the cut was transcribed with this
+    job's ASR settings (``old``: that lookup); translations come back through the memory."""
     bands = [band for _, band, _ in BANDS]
     reach = bands.index(job.band) if job.band in bands else len(bands)  # 0 is the closest
     source_link = plan.glossaries.film_of(job.audio_hash)
@@ -184,6 +185,12 @@ def _decide(plan: JobPlan, audio_hash: str, job: SimilarJob) -> SimilarReport:
     elif reach <= bands.index("reuse-language"):
         suggested = source_film
     allows = {band: what for _, band, what in BANDS}
+    asr = ""
+    if old is not None and old.hit:
+        asr = "; ASR of the shared audio"
+    elif old is not None:
+        asr = f"; no ASR: the cut's transcript was made with other settings ({old.reason})"
+        log.info("similarity: %s", asr[2:])
     return SimilarReport(
         source=job.audio_hash,
         source_file=job.source_file,
@@ -191,8 +198,7 @@ def _decide(plan: JobPlan, audio_hash: str, job: SimilarJob) -> SimilarReport:
         shared_ratio=round(job.shared_ratio, 4),
         speed=round(job.alignment.speed, 5),
         band=job.band,
-        reuses=allows.get(job.band, "nothing: processed as new")
-        + ("; ASR of the shared audio" if job.shared_ratio >= MIN_SHARED else ""),
+        reuses=allows.get(job.band, "nothing: processed as new") + asr,
         language=job.language if reach <= bands.index("reuse-language") else None,
         film=film,
         suggested_glossary=suggested,

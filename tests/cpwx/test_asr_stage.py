@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from cache_store import Alignment, FilmLink, SimilarJob, Span
+from cache_store import Alignment, FilmLink, Lookup, Outcome, SimilarJob, Span
 from cpwx.job import JobPlan, JobRequest, prepare
 from cpwx.settings import load_settings
 from cpwx.stages import asr
@@ -135,13 +136,17 @@ def test_a_killed_job_resumes_from_its_finished_chunks(
     film = _cut(tmp_path, "film", list(range(6)))
     env = {**os.environ, **cli_env, "ASR_CHUNK_SECONDS": "20"}
     asr = Path(cli_env["CACHE_DIR"]) / "asr"
-    job = subprocess.Popen(
-        [CPWX, "run", str(film)], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
+    job = subprocess.Popen(  # its own group: the kill reaches Prefect's server child too
+        [CPWX, "run", str(film)],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 300
     while not list(asr.glob("*/*.json")) and job.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
-    job.kill()  # SIGKILL after the first chunk is stored: no cleanup runs
+    os.killpg(job.pid, signal.SIGKILL)  # after the first chunk is stored: no cleanup runs
     job.wait()
     assert list(asr.glob("*/*.json")), "no chunk was stored before the kill"
     again = run_cli("run", str(film), "--json", env={**cli_env, "ASR_CHUNK_SECONDS": "20"})
@@ -195,3 +200,10 @@ def test_a_cut_links_to_the_film_its_source_was_filed_under(tmp_path: Path) -> N
     given = _plan(tmp_path, "rip.mkv", movie_id="mine")  # --movie-id wins over a link
     assert asr._decide(given, new, _job("reuse-config")).film is None
     assert given.film(new) == "mine"
+
+
+def test_the_decision_says_why_no_asr_was_reused(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, "rip.mkv")
+    other = Lookup(plan.asr_key("b" * 64), Outcome.MISS, reason="config changed: beam_size 5 -> 2")
+    decision = asr._decide(plan, "a" * 64, _job("reuse-config"), other)
+    assert "no ASR" in decision.reuses and "beam_size 5 -> 2" in decision.reuses
