@@ -2,6 +2,7 @@
 
 from ._align import ITEM_SECONDS, Alignment, Span, align, best_alignment, subhashes
 from ._archive import ArchiveError, ImportReport, export_archive, import_archive
+from ._cuts import CutLink, CutLinks
 from ._glossary import (
     TERM_TYPES,
     Glossary,
@@ -12,7 +13,7 @@ from ._glossary import (
     check_movie_id,
     term_type,
 )
-from ._glossary_store import GLOBAL_ID, FilmLink, GlossaryStore, movie_id_from_path
+from ._glossary_store import GLOBAL_ID, GlossaryStore, movie_id_from_path
 from ._glossary_terms import (
     LearnReport,
     NameCorrection,
@@ -67,7 +68,8 @@ __all__ = [
     "CacheManager",
     "CacheStats",
     "CleanupReport",
-    "FilmLink",
+    "CutLink",
+    "CutLinks",
     "Glossary",
     "GlossaryEntry",
     "GlossaryError",

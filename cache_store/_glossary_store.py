@@ -13,10 +13,8 @@ import dataclasses
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from ._glossary import (
     _MOVIE_ID,
@@ -38,7 +36,7 @@ from ._locks import exclusive
 from ._payloads import PayloadError, decode, encode, read_verified, stage
 from ._records import Transcript
 
-__all__ = ["GLOBAL_ID", "FilmLink", "GlossaryStore", "movie_id_from_path"]
+__all__ = ["GLOBAL_ID", "GlossaryStore", "movie_id_from_path"]
 
 GLOBAL_ID = "global"
 
@@ -117,20 +115,8 @@ def movie_id_from_path(path: Path) -> str:
 # The store
 
 
-@dataclass(frozen=True)
-class FilmLink:
-    """Which film's glossary a cut's audio uses. ``source`` is the audio hash of the similar
-    cut it was linked through (None: the film was the job's own), at ``similarity``."""
-
-    audio_hash: str
-    movie_id: str
-    source: str | None = None
-    similarity: float | None = None
-
-
 class GlossaryStore:
-    """The glossary files under ``{cache_dir}/glossary_learned``; ``_cuts/`` (no film id starts
-    with "_") records which film each transcribed audio belongs to."""
+    """The glossary files under ``{cache_dir}/glossary_learned``."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -159,31 +145,6 @@ class GlossaryStore:
         if glossary.movie_id != movie_id:
             raise PayloadError(f"glossary {path}: it belongs to {glossary.movie_id!r}")
         return glossary
-
-    def _cut_path(self, audio_hash: str) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{64}", audio_hash):
-            raise GlossaryError(f"bad audio hash {audio_hash!r}")
-        return self.root / "_cuts" / f"{audio_hash}.json"
-
-    def film_of(self, audio_hash: str) -> FilmLink | None:
-        """The film this audio was last recorded under, or None (never, or a damaged record)."""
-        try:
-            document, _ = read_verified(self._cut_path(audio_hash))
-            return FilmLink(
-                audio_hash,
-                check_movie_id(str(document["movie_id"])),
-                document.get("source"),
-                document.get("similarity"),
-            )
-        except (FileNotFoundError, PayloadError, GlossaryError, KeyError, TypeError):
-            return None
-
-    def link_film(self, link: FilmLink) -> None:
-        """Record which film's glossary this audio uses: the same film for every later job on
-        it, found without a similarity search."""
-        document = dataclasses.asdict(link) | {"movie_id": check_movie_id(link.movie_id)}
-        with exclusive(self._lock):
-            _commit(self._cut_path(link.audio_hash), document)
 
     def load_global(self) -> Glossary:
         return self.load(GLOBAL_ID)
@@ -289,18 +250,13 @@ class GlossaryStore:
 
     def _write(self, glossary: Glossary) -> None:
         document = glossary.to_dict() | {"updated_at": datetime.now(UTC).isoformat()}
-        _commit(self.path(glossary.movie_id), document)
-
-
-def _commit(path: Path, document: dict[str, Any]) -> None:
-    """A verified payload written atomically (the caller holds the glossary lock)."""
-    data, checksum = encode(document)
-    staged = stage(path, data, checksum)
-    try:
-        staged.commit()
-    except BaseException:
-        staged.discard()
-        raise
+        data, checksum = encode(document)
+        staged = stage(self.path(glossary.movie_id), data, checksum)
+        try:
+            staged.commit()
+        except BaseException:
+            staged.discard()
+            raise
 
 
 def _read_import(path: Path) -> Glossary:

@@ -319,6 +319,7 @@ def clear(cache: CacheManager, layers: tuple[str, ...]) -> dict[str, int]:
                 shutil.rmtree(cache.root / layer, ignore_errors=True)
                 if layer == Layer.FINGERPRINTS:
                     shutil.rmtree(cache.root / "sources", ignore_errors=True)
+                    shutil.rmtree(cache.cuts.root, ignore_errors=True)  # found by similarity
                     s.con.execute("DELETE FROM fp_subhashes")
                 removed[layer] = int(n[0]) if n else 0
                 if layer == Layer.TRANSLATIONS:

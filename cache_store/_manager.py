@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ._align import Fingerprint, subhashes
+from ._cuts import CutLinks
 from ._glossary import GlossaryError
 from ._glossary_store import movie_id_from_path
 from ._index import Index, IndexRow, IndexSession, row_from_json, row_to_json
@@ -124,6 +125,7 @@ class CacheManager:
         self.cache_dir = Path(self.cache_dir).expanduser()
         self.index = Index(self.root / "index.duckdb")
         self.journal = Journal(self.root / "journal")
+        self.cuts = CutLinks(self.root / "cuts")
         self._memories: dict[tuple[str, str], TranslationMemory] = {}
 
     @property
@@ -326,21 +328,17 @@ class CacheManager:
             if s.get(key.digest) is not None:
                 s.delete([key.digest])
                 return Lookup(key, Outcome.CORRUPTED, reason="payload file missing")
-            others = (
-                s.rows(
-                    # a killed job's ASR chunks (see the ASR stage) explain nothing
-                    "cache_type = ? AND audio_hash = ? "
-                    "AND json_extract(metadata, '$.key_parts.chunk') IS NULL",
-                    (key.layer, key.audio_hash),
-                    "ORDER BY created_at DESC LIMIT 1",
-                )
-                if key.audio_hash
-                else []
-            )
-        if not others:
+            stored = _newest_parts(s, key.layer, key.audio_hash) if key.audio_hash else None
+        if stored is None:
             return Lookup(key, Outcome.MISS, reason="new content")
-        stored = others[0].metadata.get("key_parts", {})
         return Lookup(key, Outcome.MISS, reason=explain_difference(key.parts, stored))
+
+    def asr_parts_of(self, audio_hash: str) -> dict[str, Any] | None:
+        """The settings (``asr_key``'s config) of this audio's newest stored transcript."""
+        with self.session() as s:
+            parts = _newest_parts(s, Layer.ASR, audio_hash)
+        own = ("audio_hash", "code_version")  # added by the key itself
+        return None if parts is None else {k: v for k, v in parts.items() if k not in own}
 
     @contextmanager
     def session(self) -> Iterator[IndexSession]:
@@ -623,3 +621,13 @@ class CacheManager:
             count = s.tm_approve(canonical(source), source_lang, target_lang)
         self.forget_memories()
         return count
+
+
+def _newest_parts(s: IndexSession, layer: str, audio_hash: str) -> dict[str, Any] | None:
+    rows = s.rows(
+        # a killed job's ASR chunks (see the ASR stage) are not whole results
+        "cache_type = ? AND audio_hash = ? AND json_extract(metadata, '$.key_parts.chunk') IS NULL",
+        (layer, audio_hash),
+        "ORDER BY created_at DESC LIMIT 1",
+    )
+    return dict(rows[0].metadata.get("key_parts", {})) if rows else None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +28,7 @@ from cache_store import (
 )
 from engines import media
 from engines.asr import AsrSettings, check_alignment_ready, is_multilingual
-from engines.models import ResolvedModel, resolve_model
+from engines.models import ModelNotFoundError, ResolvedModel, resolve_model
 from engines.translate import FLORES_CODES, TranslationSettings, model_type
 
 from .settings import Settings
@@ -52,6 +53,22 @@ CacheState = Literal["hit", "miss", "off"]
 
 
 # The spec's per-layer switches, by layer.
+# Settings that change a transcript: set by the user, they pin the job's ASR settings.
+_ASR_SETTINGS = frozenset(
+    {
+        "whisper_model",
+        "whisper_device",
+        "whisper_compute_type",
+        "whisper_batch_size",
+        "whisper_beam_size",
+        "whisper_best_of",
+        "whisper_temperature",
+        "whisper_vad_method",
+        "whisper_vad_onset",
+        "whisper_vad_offset",
+        "asr_segment_seconds",
+    }
+)
 _LAYER_SWITCHES = {
     Layer.FINGERPRINTS: "cache_audio_fingerprints",
     Layer.ASR: "cache_asr_results",
@@ -147,6 +164,7 @@ class SimilarReport:
     language: str | None = None  # reuse-language and up: the cut's language, not detected
     film: str | None = None  # reuse-config and up: this audio now uses that film's glossary
     suggested_glossary: str | None = None  # reuse-language: a film whose glossary may fit
+    adopted_asr: str | None = None  # reuse-config and up: the cut's ASR settings, taken
 
 
 @dataclass(frozen=True)
@@ -271,8 +289,55 @@ class JobPlan:
         given = self.request.movie_id
         if given:
             return check_movie_id(given)
-        link = self.glossaries.film_of(audio_hash) if self.store.enabled else None
+        link = self.store.cuts.get(audio_hash) if self.store.enabled else None
         return link.movie_id if link else movie_id_from_path(self.media)
+
+    @property
+    def asr_pinned(self) -> bool:
+        """Whether the user chose ASR settings (a flag, or a setting they set); if not, a new
+        cut may adopt those its similar cut was transcribed with."""
+        chosen = _ASR_SETTINGS & self.settings.model_fields_set
+        return bool(self.request.model or self.request.source_language or chosen)
+
+    def asr_for(self, audio_hash: str) -> AsrSettings:
+        """This audio's ASR settings: those its first job adopted from a similar cut (when
+        the user pinned none and they still run here), else the job's own."""
+        if self.asr_pinned or not self.store.enabled:
+            return self.asr
+        link = self.store.cuts.get(audio_hash)
+        adopted = self.adopt(link.asr) if link is not None and link.asr is not None else None
+        return adopted or self.asr
+
+    def adopt(self, parts: Mapping[str, Any]) -> AsrSettings | None:
+        """ASR settings rebuilt from a stored transcript's key parts, or None where this
+        machine cannot reproduce them exactly (another model version, alignment or
+        diarization model, or half precision on a CPU)."""
+        catalog = self.settings.whisper_model_catalog
+        try:
+            model = resolve_model(
+                "whisperx", str(parts["model"]), catalog, self.store.models_dir, "catalog"
+            )
+            candidate = dataclasses.replace(
+                self.asr,
+                model=model,
+                language=parts["language"],
+                compute_type=str(parts["compute_type"]),
+                batch_size=int(parts["batch_size"]),
+                beam_size=int(parts["beam_size"]),
+                best_of=int(parts["best_of"]),
+                temperature=float(parts["temperature"]),
+                vad_method=str(parts["vad_method"]),
+                vad_onset=float(parts["vad_onset"]),
+                vad_offset=float(parts["vad_offset"]),
+                segment_seconds=int(parts["segment_seconds"]),
+            )
+        except (ModelNotFoundError, KeyError, TypeError, ValueError):
+            return None
+        if candidate.key_parts() != dict(parts):
+            return None
+        if self.asr.device == "cpu" and "float16" in candidate.compute_type:
+            return None
+        return candidate
 
     @property
     def glossaries(self) -> GlossaryStore:
@@ -319,12 +384,7 @@ class JobPlan:
             raise NeedsCompute(stage)
 
     def asr_key(self, audio_hash: str) -> CacheKey:
-        return CacheManager.asr_key(audio_hash, self.asr.key_parts())
-
-    def asr_chunk_key(self, audio_hash: str, start: float, end: float) -> CacheKey:
-        """One chunk of a job's ASR, kept until the whole transcript is stored."""
-        parts = {**self.asr.key_parts(), "chunk": f"{start:.3f}-{end:.3f}"}
-        return CacheManager.asr_key(audio_hash, parts)
+        return CacheManager.asr_key(audio_hash, self.asr_for(audio_hash).key_parts())
 
     def translation_settings(self, source_language: str) -> TranslationSettings:
         assert self.translation_model is not None and self.request.target_language

@@ -18,11 +18,13 @@ from cache_store import (
     BANDS,
     SPEEDS,
     AudioFingerprint,
-    FilmLink,
+    CacheManager,
+    CutLink,
     Layer,
     Lookup,
     SimilarJob,
     Transcript,
+    explain_difference,
     merge_segments,
     movie_id_from_path,
     plan_reuse,
@@ -36,10 +38,11 @@ from ..job import JobPlan, SimilarReport, StageReport, report_progress
 log = logging.getLogger("cpwx.asr")
 
 MIN_SHARED = 0.10  # below this share of shared audio, a reuse saves less than it costs
+_CONFIG_BANDS = ("reuse-all", "reuse-config")
 
 
 def _similar(
-    plan: JobPlan, fingerprint: AudioFingerprint
+    plan: JobPlan, fingerprint: AudioFingerprint, asr: AsrSettings
 ) -> tuple[SimilarJob | None, Lookup | None]:
     """The most similar stored cut (the spec's decision is logged), and the lookup of its
     transcript under this job's ASR settings (a miss says why) when it shares enough audio."""
@@ -63,7 +66,21 @@ def _similar(
     )
     if best.shared_ratio < MIN_SHARED:
         return best, None
-    return best, plan.store.get(plan.asr_key(best.audio_hash))
+    return best, plan.store.get(CacheManager.asr_key(best.audio_hash, asr.key_parts()))
+
+
+def _adopt(plan: JobPlan, job: SimilarJob) -> tuple[AsrSettings, Lookup] | None:
+    """From reuse-config up (the spec: reuse the model choice and config), a cut transcribed
+    with other settings lends them to this job when the user pinned none, so its shared audio
+    is reused; None when they cannot be reproduced here."""
+    if plan.asr_pinned or job.band not in _CONFIG_BANDS or job.shared_ratio < MIN_SHARED:
+        return None
+    parts = plan.store.asr_parts_of(job.audio_hash)
+    adopted = plan.adopt(parts) if parts is not None else None
+    if adopted is None:
+        return None
+    found = plan.store.get(CacheManager.asr_key(job.audio_hash, adopted.key_parts()))
+    return (adopted, found) if found.hit and found.data is not None else None
 
 
 def _transcribe(
@@ -71,6 +88,7 @@ def _transcribe(
     asr: AsrSettings,
     fingerprint: AudioFingerprint,
     ranges: list[tuple[float, float]],
+    language: str | None = None,
 ) -> tuple[Transcript, float]:
     """WhisperX over ``ranges`` in chunks of ``ASR_CHUNK_SECONDS``, each stored as it is done:
     a job killed mid-way resumes from its finished chunks. Returns the transcript and the
@@ -81,7 +99,13 @@ def _transcribe(
     long = any(b - a > size for a, b in ranges)
     energies = frame_energies(wav) if long else np.zeros(0, np.float32)
     chunks = split_ranges(ranges, energies, FRAME_SECONDS, size)
-    keys = {chunk: plan.asr_chunk_key(fingerprint.audio_hash, *chunk) for chunk in chunks}
+    # Each chunk is kept under the job's key parts plus its range until the whole is stored.
+    keys = {
+        chunk: CacheManager.asr_key(
+            fingerprint.audio_hash, {**asr.key_parts(), "chunk": f"{chunk[0]:.3f}-{chunk[1]:.3f}"}
+        )
+        for chunk in chunks
+    }
     done: dict[tuple[float, float], Transcript] = {}
     for chunk, key in keys.items():
         if plan.store.enabled and plan.store.contains(key):  # no miss event per chunk
@@ -90,7 +114,9 @@ def _transcribe(
                 done[chunk] = Transcript.from_dict(found.data)
     resumed = sum(b - a for a, b in done)
     todo = [chunk for chunk in chunks if chunk not in done]
-    engine = WhisperxEngine(asr)
+    # A language known from a similar cut spares detection; the key keeps the job's setting.
+    hinted = language and asr.language is None
+    engine = WhisperxEngine(dataclasses.replace(asr, language=language) if hinted else asr)
     pieces = (
         engine.transcribe_pieces(
             wav, todo, progress=lambda percent: report_progress("asr", percent)
@@ -109,11 +135,16 @@ def _transcribe(
 
 def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, StageReport]:
     started = time.perf_counter()
-    lookup = plan.lookup(plan.asr_key(fingerprint.audio_hash))
+    audio = fingerprint.audio_hash
+    asr = plan.asr_for(audio)
+    lookup = plan.lookup(CacheManager.asr_key(audio, asr.key_parts()))
     if lookup.hit and lookup.data is not None:
         return Transcript.from_dict(lookup.data), StageReport.of(lookup, started)
     plan.must_compute("asr")
-    similar, old = _similar(plan, fingerprint)
+    similar, old = _similar(plan, fingerprint, asr)
+    adopted = _adopt(plan, similar) if similar and old is not None and not old.hit else None
+    if adopted is not None:
+        asr, old = adopted
     reuse = (
         plan_reuse(
             similar.audio_hash,
@@ -124,20 +155,21 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
         if similar is not None and old is not None and old.hit and old.data is not None
         else None
     )
-    decision = _decide(plan, fingerprint.audio_hash, similar, old) if similar else None
-    asr = plan.asr
-    if decision is not None and decision.language and asr.language is None:
-        asr = dataclasses.replace(asr, language=decision.language)  # no detection needed
+    decision = _decide(plan, audio, similar, old, asr if adopted else None) if similar else None
     computing = time.perf_counter()
     transcript, resumed = _transcribe(
-        plan, asr, fingerprint, list(reuse.ranges) if reuse else [(0.0, fingerprint.duration)]
+        plan,
+        asr,
+        fingerprint,
+        list(reuse.ranges) if reuse else [(0.0, fingerprint.duration)],
+        decision.language if decision else None,
     )
     if reuse:
         merged = merge_segments(reuse.reused, transcript.segments)
         transcript = dataclasses.replace(transcript, segments=merged)
     plan.store.set_asr_result(
         fingerprint.audio_hash,
-        plan.asr.key_parts(),
+        asr.key_parts(),
         transcript,
         compute_seconds=time.perf_counter() - computing,
     )
@@ -166,24 +198,43 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
 
 
 def _decide(
-    plan: JobPlan, audio_hash: str, job: SimilarJob, old: Lookup | None = None
+    plan: JobPlan,
+    audio_hash: str,
+    job: SimilarJob,
+    old: Lookup | None = None,
+    adopted: AsrSettings | None = None,
 ) -> SimilarReport:
     """The spec's bands, acted on: from reuse-language up, the cut's language is taken rather
     than detected; from reuse-config up, this audio is linked to the cut's film, whose glossary
     every later job on it uses (unless ``--movie-id`` says otherwise); reuse-language suggests
-    that glossary. Shared ASR is reused at any band when the cut was transcribed with this
-    job's ASR settings (``old``: that lookup); translations come back through the memory."""
+    that glossary; ``adopted``: the cut's ASR settings, taken (see :func:`_adopt`). Shared ASR
+    is reused at any band when the cut was transcribed with the settings this job uses
+    (``old``: that lookup); translations come back through the memory. The film and adopted
+    settings are recorded, so later jobs on this audio make the same choices unsearched."""
     bands = [band for _, band, _ in BANDS]
     reach = bands.index(job.band) if job.band in bands else len(bands)  # 0 is the closest
-    source_link = plan.glossaries.film_of(job.audio_hash)
+    source_link = plan.store.cuts.get(job.audio_hash)
     source_film = source_link.movie_id if source_link else movie_id_from_path(Path(job.source_file))
     film = suggested = None
     if reach <= bands.index("reuse-config") and plan.request.movie_id is None:
         film = source_film
-        plan.glossaries.link_film(FilmLink(audio_hash, film, job.audio_hash, job.similarity))
         log.info("similarity: this audio now uses the glossary of film %s", film)
     elif reach <= bands.index("reuse-language"):
         suggested = source_film
+    changed = None
+    if adopted is not None:
+        changed = explain_difference(adopted.key_parts(), plan.asr.key_parts())
+        log.info("similarity: ASR settings of the similar cut adopted (%s)", changed)
+    if film is not None or adopted is not None:
+        plan.store.cuts.put(
+            CutLink(
+                audio_hash,
+                film or plan.film(audio_hash),
+                job.audio_hash,
+                job.similarity,
+                adopted.key_parts() if adopted is not None else None,
+            )
+        )
     allows = {band: what for _, band, what in BANDS}
     asr = ""
     if old is not None and old.hit:
@@ -202,4 +253,5 @@ def _decide(
         language=job.language if reach <= bands.index("reuse-language") else None,
         film=film,
         suggested_glossary=suggested,
+        adopted_asr=changed,
     )

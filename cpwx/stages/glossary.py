@@ -7,10 +7,11 @@ depends on the glossary, is recognised and not counted twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
-from cache_store import FilmLink, Transcript, correct_names
+from cache_store import CutLink, Transcript, correct_names
 
 from ..job import JobPlan, StageReport
 
@@ -28,10 +29,11 @@ def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcr
         )
         return transcript, StageReport("off", 0.0, switch)
     movie_id = plan.film(audio_hash)
-    linked = plan.glossaries.film_of(audio_hash) if plan.store.enabled else None
+    linked = plan.store.cuts.get(audio_hash) if plan.store.enabled else None
     if plan.store.enabled and (linked is None or linked.movie_id != movie_id):
         # The first job on this audio, or --movie-id: later cuts linked to it find the film.
-        plan.glossaries.link_film(FilmLink(audio_hash, movie_id))
+        link = CutLink(audio_hash, movie_id) if linked is None else linked
+        plan.store.cuts.put(dataclasses.replace(link, movie_id=movie_id))
     # --no-cache / ENABLE_CACHING=false: no correction from what is stored; still learn.
     reads = policy.per_movie_enabled and plan.store.enabled
     film = plan.glossaries.load(movie_id) if reads else None

@@ -3,6 +3,7 @@ transcript, and a job killed mid-way resumes from its finished chunks."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import Alignment, FilmLink, Lookup, Outcome, SimilarJob, Span
+from cache_store import Alignment, CutLink, Lookup, Outcome, SimilarJob, Span
 from cpwx.job import JobPlan, JobRequest, prepare
 from cpwx.settings import load_settings
 from cpwx.stages import asr
@@ -84,6 +85,28 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
     text = " ".join(s["text"] for s in heard["segments"])
     spoken = " ".join(SCENES[i] for i in (0, 1, 3, 4, 5))
     assert wer(spoken, text) <= 0.35
+
+
+def test_a_recut_adopts_the_settings_its_film_was_transcribed_with(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    _scenes(tmp_path)
+    full = _cut(tmp_path, "theatrical", list(range(6)))
+    recut = _cut(tmp_path, "tv_edit", [0, 1, 3, 4, 5])
+    first = run_cli("run", str(full), "--json", env={**cli_env, "WHISPER_BEAM_SIZE": "2"})
+    assert first.code == 0, first.stderr
+    second = run_cli("run", str(recut), "--json", env=cli_env)  # ASR settings left alone
+    assert second.code == 0, second.stderr
+    asr = second.json["stages"]["asr"]
+    assert "beam_size 5 -> 2" in asr["similar"]["adopted_asr"], asr
+    assert asr["source_job"] == first.json["audio_hash"] and asr["reused_seconds"] > 10
+    again = run_cli("run", str(recut), "--json", env=cli_env)  # the same choice, unsearched
+    assert again.code == 0, again.stderr
+    assert again.json["stages"]["asr"]["cache"] == "hit"
+    assert again.json["orchestration"] == "store-fast-path"
+    pinned = run_cli("run", str(recut), "--json", env={**cli_env, "WHISPER_BEAM_SIZE": "5"})
+    assert pinned.code == 0, pinned.stderr  # chosen by the user: nothing adopted
+    assert pinned.json["stages"]["asr"]["cache"] == "miss"
 
 
 @pytest.mark.parametrize(
@@ -193,7 +216,7 @@ def test_the_bands_decide_glossary_and_language(
 def test_a_cut_links_to_the_film_its_source_was_filed_under(tmp_path: Path) -> None:
     source, new = "b" * 64, "a" * 64
     named = _plan(tmp_path, "Sholay.1975.mkv", movie_id="sholay_restored")
-    named.glossaries.link_film(FilmLink(source, named.film(source)))
+    named.store.cuts.put(CutLink(source, named.film(source)))
     assert asr._decide(_plan(tmp_path, "rip.mkv"), new, _job("reuse-config")).film == (
         "sholay_restored"
     )
@@ -207,3 +230,15 @@ def test_the_decision_says_why_no_asr_was_reused(tmp_path: Path) -> None:
     other = Lookup(plan.asr_key("b" * 64), Outcome.MISS, reason="config changed: beam_size 5 -> 2")
     decision = asr._decide(plan, "a" * 64, _job("reuse-config"), other)
     assert "no ASR" in decision.reuses and "beam_size 5 -> 2" in decision.reuses
+
+
+def test_settings_this_machine_cannot_reproduce_are_not_adopted(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, "rip.mkv")
+    parts = plan.asr.key_parts()
+    assert plan.adopt(parts) == plan.asr
+    assert plan.adopt({**parts, "beam_size": 2}) == dataclasses.replace(plan.asr, beam_size=2)
+    assert plan.adopt({**parts, "model_version": "0" * 16}) is None  # other weights
+    assert plan.adopt({**parts, "model": "large-v3"}) is None  # not in the catalog here
+    assert plan.adopt({"beam_size": 2}) is None
+    if plan.asr.device == "cpu":
+        assert plan.adopt({**parts, "compute_type": "float16"}) is None

@@ -37,7 +37,7 @@ def test_first_job_learns_and_the_next_corrects(tmp_path: Path) -> None:
     assert report.cache == "hit" and "3 names corrected" in report.reason
     assert all("Aditi" in s.text and "Aditee" not in s.text for s in fixed.segments)
     layer = {s.layer: s for s in stats(CacheManager(tmp_path)).layers}["glossary"]
-    assert (layer.hits, layer.misses, layer.entries) == (1, 1, 3)  # film, global, the cut's film
+    assert (layer.hits, layer.misses, layer.entries) == (1, 1, 2)  # film + global glossary
 
 
 def test_switches_turn_the_stage_off(tmp_path: Path) -> None:
