@@ -22,6 +22,7 @@ from ._glossary_terms import (
     protect,
     split_on_terms,
 )
+from ._history import JobFeatures, JobOutcome, JobRecord
 from ._index import SCHEMA_VERSION, IndexBusyError, IndexDamagedError
 from ._keys import CODE_VERSIONS, CacheKey, CacheKeyError, Layer, explain_difference
 from ._maintenance import (
@@ -78,6 +79,9 @@ __all__ = [
     "ImportReport",
     "IndexBusyError",
     "IndexDamagedError",
+    "JobFeatures",
+    "JobOutcome",
+    "JobRecord",
     "Layer",
     "LayerStats",
     "LearnReport",

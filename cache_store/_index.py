@@ -85,6 +85,15 @@ CREATE TABLE IF NOT EXISTS tm_entries (
     audio_hash TEXT
 );
 CREATE TABLE IF NOT EXISTS fp_subhashes (subhash UINTEGER NOT NULL, audio_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_history (
+    job_id TEXT PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    audio_hash TEXT NOT NULL,
+    features JSON NOT NULL,
+    outcome JSON NOT NULL,
+    estimate_seconds DOUBLE,
+    rating INTEGER
+);
 """
 
 
@@ -247,6 +256,48 @@ class IndexSession:
         finally:
             self.con.unregister("wanted_subhashes")
         return [(str(h), int(n)) for h, n in found]
+
+    # --- job history -------------------------------------------------------------------------
+    def jobs_upsert(self, rows: Sequence[dict[str, Any]]) -> None:
+        for r in rows:  # a handful per session: one per job
+            self.con.execute(
+                "INSERT OR REPLACE INTO job_history (job_id, created_at, audio_hash, features, "
+                "outcome, estimate_seconds, rating) VALUES (?, ?, ?, ?, ?, ?, "
+                "(SELECT rating FROM job_history WHERE job_id = ?))",
+                [
+                    r["job_id"],
+                    r["created_at"],
+                    r["audio_hash"],
+                    r["features"],
+                    r["outcome"],
+                    r["estimate_seconds"],
+                    r["job_id"],
+                ],
+            )
+
+    def jobs_select(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Jobs since ``since`` (all when None), oldest first, the rating folded in."""
+        found = self.con.execute(
+            "SELECT job_id, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'), audio_hash, features, "
+            "json_merge_patch(outcome, json_object('rating', rating)), estimate_seconds "
+            "FROM job_history WHERE created_at >= coalesce(?, created_at) ORDER BY created_at",
+            [since],
+        ).fetchall()
+        names = ("job_id", "created_at", "audio_hash", "features", "outcome", "estimate_seconds")
+        return [dict(zip(names, r, strict=True)) for r in found]
+
+    def job_rate(self, job_id: str, rating: int) -> bool:
+        found = self.con.execute(
+            "UPDATE job_history SET rating = ? WHERE job_id = ? RETURNING job_id",
+            [rating, job_id],
+        ).fetchall()
+        return bool(found)
+
+    def jobs_prune(self, before: datetime) -> int:
+        gone = self.con.execute(
+            "DELETE FROM job_history WHERE created_at < ? RETURNING job_id", [before]
+        ).fetchall()
+        return len(gone)
 
     # --- translation memory ---------------------------------------------------------------
     def tm_select(self, source_lang: str | None, target_lang: str | None) -> pa.Table:

@@ -16,6 +16,7 @@ from ._align import Fingerprint, subhashes
 from ._cuts import CutLinks
 from ._glossary import GlossaryError
 from ._glossary_store import movie_id_from_path
+from ._history import JobRecord
 from ._index import Index, IndexRow, IndexSession, row_from_json, row_to_json
 from ._journal import Journal
 from ._keys import CacheKey, Layer, explain_difference
@@ -349,11 +350,36 @@ class CacheManager:
                 latest = {r["cache_key"]: r for r in records if r.get("kind") == "row"}
                 s.upsert(row_from_json(r) for r in latest.values())
                 s.add_events([r for r in records if r.get("kind") == "event"])
+                s.jobs_upsert([r for r in records if r.get("kind") == "job"])
                 yield s
         except BaseException:
             for record in records:  # not stored: keep them for the next session
                 self.journal.append(record)
             raise
+
+    # --- job history (what the optimizer learns from) -------------------------------------
+    def record_job(self, record: JobRecord) -> None:
+        """Journaled like a row: a job never waits on the index to leave its record."""
+        self.journal.append({"kind": "job", **record.row()})
+
+    def job_history(self, days: float | None = None) -> list[JobRecord]:
+        """Recorded jobs, oldest first; only the last ``days`` when given."""
+        since = self.clock() - timedelta(days=days) if days is not None else None
+        with self.session() as s:
+            rows = s.jobs_select(since.replace(tzinfo=None) if since else None)
+        return [JobRecord.from_row(r) for r in rows]
+
+    def rate_job(self, job_id: str, rating: int) -> bool:
+        """The user's 1-5 rating of a job's subtitles; False when no such job is recorded."""
+        if not 1 <= rating <= 5:
+            raise ValueError(f"a rating is 1 to 5, not {rating}")
+        with self.session() as s:
+            return s.job_rate(job_id, rating)
+
+    def prune_history(self, days: float) -> int:
+        """Forget jobs older than ``days`` (ML_TRAINING_DATA_RETENTION_DAYS)."""
+        with self.session() as s:
+            return s.jobs_prune((self.clock() - timedelta(days=days)).replace(tzinfo=None))
 
     def keys(self) -> set[str]:
         """Every key in the index (journaled writes included)."""

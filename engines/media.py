@@ -9,7 +9,15 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "check_source", "demux", "probe"]
+__all__ = [
+    "SAMPLE_RATE",
+    "MediaError",
+    "MediaInfo",
+    "check_source",
+    "demux",
+    "denoise",
+    "probe",
+]
 
 SAMPLE_RATE = 16000
 # A decode that yields less than this share of the container's claimed audio is truncated media.
@@ -135,3 +143,34 @@ def demux(path: Path, wav_path: Path) -> Path:
             f"{path}: truncated media (decoded {decoded:.1f} s of a claimed {info.duration:.1f} s)"
         )
     return wav_path
+
+
+def denoise(wav_path: Path, out_path: Path, noise_floor_dbfs: float) -> Path:
+    """Spectral denoising (ffmpeg's ``afftdn``, 30 dB of reduction) of a decoded WAV. Its
+    noise floor is set just above the one the fingerprint measured: below it, afftdn leaves
+    the noise alone. Whisper copes with much noise by itself, so whether this helps a source
+    is for the optimizer to learn."""
+    floor = min(-20.0, max(-80.0, noise_floor_dbfs + 2.0))  # afftdn's range for ``nf``
+    proc = subprocess.run(
+        [
+            _tool("ffmpeg"),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(wav_path),
+            "-af",
+            f"afftdn=nr=30:nf={floor:.1f}",
+            "-c:a",
+            "pcm_s16le",
+            str(out_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        out_path.unlink(missing_ok=True)
+        raise MediaError(f"{wav_path}: denoising failed ({_last_line(proc.stderr)})")
+    return out_path
