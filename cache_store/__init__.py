@@ -42,7 +42,7 @@ from ._maintenance import (
     validate,
 )
 from ._manager import MISS_KINDS, CacheManager, Lookup, Outcome, SourceStat
-from ._payloads import PayloadError
+from ._payloads import PayloadError, read_verified, write_verified
 from ._records import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
 from ._reuse import ReusePlan, merge_segments, plan_reuse, split_ranges
 from ._similar import BANDS, SPEEDS, Band, SimilarJob, band_for, similarity
@@ -124,6 +124,7 @@ __all__ = [
     "plan_reuse",
     "protect",
     "read_tmx",
+    "read_verified",
     "rebuild_index",
     "record_snapshot",
     "similarity",
@@ -134,4 +135,5 @@ __all__ = [
     "term_type",
     "validate",
     "write_tmx",
+    "write_verified",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._glossary import GlossaryError, check_movie_id
-from ._payloads import PayloadError, encode, read_verified, stage
+from ._payloads import PayloadError, read_verified, write_verified
 
 __all__ = ["CutLink", "CutLinks"]
 
@@ -71,10 +71,4 @@ class CutLinks:
     def put(self, link: CutLink) -> None:
         """Atomically (a rename): two jobs recording the same audio leave one whole file."""
         check_movie_id(link.movie_id)
-        data, checksum = encode(link.to_dict())
-        staged = stage(self._path(link.audio_hash), data, checksum)
-        try:
-            staged.commit()
-        except BaseException:
-            staged.discard()
-            raise
+        write_verified(self._path(link.audio_hash), link.to_dict())

@@ -33,7 +33,7 @@ from ._glossary_terms import (
     transcript_digest,
 )
 from ._locks import exclusive
-from ._payloads import PayloadError, decode, encode, read_verified, stage
+from ._payloads import PayloadError, decode, read_verified, write_bytes, write_verified
 from ._records import Transcript
 
 __all__ = ["GLOBAL_ID", "GlossaryStore", "movie_id_from_path"]
@@ -216,12 +216,7 @@ class GlossaryStore:
         glossary = self.load(movie_id)
         data = (json.dumps(glossary.to_dict(), ensure_ascii=False, indent=2) + "\n").encode()
         try:
-            staged = stage(Path(path).absolute(), data, "")
-            try:
-                staged.commit()
-            except BaseException:
-                staged.discard()
-                raise
+            write_bytes(Path(path).absolute(), data)
         except OSError as exc:
             raise GlossaryError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return glossary
@@ -250,13 +245,7 @@ class GlossaryStore:
 
     def _write(self, glossary: Glossary) -> None:
         document = glossary.to_dict() | {"updated_at": datetime.now(UTC).isoformat()}
-        data, checksum = encode(document)
-        staged = stage(self.path(glossary.movie_id), data, checksum)
-        try:
-            staged.commit()
-        except BaseException:
-            staged.discard()
-            raise
+        write_verified(self.path(glossary.movie_id), document)
 
 
 def _read_import(path: Path) -> Glossary:

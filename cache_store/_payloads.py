@@ -23,6 +23,8 @@ __all__ = [
     "quarantine",
     "read_verified",
     "stage",
+    "write_bytes",
+    "write_verified",
 ]
 
 PAYLOAD_VERSION = 1
@@ -103,6 +105,22 @@ def stage(final: Path, data: bytes, checksum: str) -> StagedPayload:
         Path(tmp).unlink(missing_ok=True)
         raise
     return StagedPayload(Path(tmp), final, checksum, len(data))
+
+
+def write_bytes(path: Path, data: bytes, checksum: str = "") -> None:
+    """``data`` at ``path`` atomically: fsynced beside it, then renamed over it."""
+    staged = stage(path, data, checksum)
+    try:
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+
+
+def write_verified(path: Path, document: dict[str, Any]) -> None:
+    """A small self-verifying document (glossaries, cut links, optimizer manifests)."""
+    data, checksum = encode(document)
+    write_bytes(path, data, checksum)
 
 
 def quarantine(path: Path, folder: Path, stamp: str) -> Path | None:

@@ -1,0 +1,28 @@
+"""Learning from job history which settings to use and how long a job will take. No Prefect."""
+
+from ._features import COLUMNS, MODEL_COSTS, matrix, with_history
+from ._optimizer import (
+    STAGES,
+    Candidate,
+    MLOptimizer,
+    OptimizerError,
+    OptimizerPolicy,
+    Prediction,
+    Recommendation,
+    TrainReport,
+)
+
+__all__ = [
+    "COLUMNS",
+    "MODEL_COSTS",
+    "STAGES",
+    "Candidate",
+    "MLOptimizer",
+    "OptimizerError",
+    "OptimizerPolicy",
+    "Prediction",
+    "Recommendation",
+    "TrainReport",
+    "matrix",
+    "with_history",
+]

@@ -1,0 +1,93 @@
+"""Job features as model inputs, and the history-derived ones (the spec's "similar jobs").
+
+Every feature is a number; an unknown one is NaN, which XGBoost routes by itself (a new film
+has no speech rate until it is transcribed). The model is known by its relative cost, so a
+catalog model never trained on is still placed between the ones that were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from cache_store import JobFeatures, JobRecord
+
+__all__ = ["COLUMNS", "MODEL_COSTS", "matrix", "with_history"]
+
+# Relative compute of Whisper sizes (parameters, tiny = 1): how a catalog name becomes a number.
+MODEL_COSTS = {
+    "tiny": 1.0,
+    "base": 1.9,
+    "small": 6.4,
+    "medium": 19.6,
+    "large": 40.0,
+    "turbo": 21.0,
+}
+_COMPUTE_TYPES = {"int8": 0.0, "int8_float16": 1.0, "int8_float32": 1.0, "float16": 2.0}
+
+COLUMNS = (
+    "duration_seconds",
+    "sample_rate",
+    "snr_db",
+    "background_noise_level",
+    "speech_rate_wpm",
+    "clarity_score",
+    "is_english",
+    "code_mixing",
+    "similar_jobs_processed",
+    "avg_confidence_similar",
+    "avg_processing_time_similar",
+    "model_cost",
+    "on_gpu",
+    "compute_type",
+    "batch_size",
+    "beam_size",
+    "denoise",
+    "reused_ratio",
+)
+
+
+def _number(value: float | int | bool | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _row(f: JobFeatures) -> list[float]:
+    derived = {
+        "is_english": None if f.language is None else f.language == "en",
+        "on_gpu": f.device == "cuda",
+        "compute_type": _COMPUTE_TYPES.get(f.compute_type, 3.0),
+    }
+    return [_number(derived[c] if c in derived else getattr(f, c)) for c in COLUMNS]
+
+
+def matrix(features: Sequence[JobFeatures]) -> npt.NDArray[np.float64]:
+    return np.array([_row(f) for f in features], dtype=np.float64).reshape(-1, len(COLUMNS))
+
+
+def with_history(features: JobFeatures, history: Sequence[JobRecord]) -> JobFeatures:
+    """The spec's history features: jobs alike in language, model and noise (the same
+    background bucket, 10 dB wide) that computed their ASR; their mean confidence and speed."""
+    alike = [
+        r
+        for r in history
+        if not r.outcome.asr_cached
+        and r.features.model == features.model
+        and r.features.language == features.language
+        and abs(r.features.background_noise_level - features.background_noise_level) < 10
+    ]
+    confidences = [r.outcome.asr_confidence for r in alike if r.outcome.asr_confidence]
+    speeds = [
+        r.outcome.stage_seconds.get("asr", 0.0) / r.features.duration_seconds
+        for r in alike
+        if r.features.duration_seconds > 0
+    ]
+    return dataclasses.replace(
+        features,
+        similar_jobs_processed=len(alike),
+        avg_confidence_similar=float(np.mean(confidences)) if confidences else None,
+        avg_processing_time_similar=float(np.median(speeds)) if speeds else None,
+    )

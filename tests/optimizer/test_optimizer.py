@@ -1,0 +1,87 @@
+"""The optimizer on histories with known answers: what it learns, and when it must not be used."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from cache_store import JobFeatures, JobOutcome, JobRecord
+from optimizer import Candidate, MLOptimizer, OptimizerError, OptimizerPolicy
+
+COSTS = {"tiny": 1.0, "base": 1.9, "small": 6.4}
+
+
+def _history(n: int, seed: int = 0) -> list[JobRecord]:
+    """ASR time = 0.05 s per audio second x model cost (+/- 3%, +20% with denoising);
+    confidence rises with SNR and falls with denoising."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        model = rng.choice(list(COSTS))
+        duration = rng.uniform(20, 600)
+        snr = rng.uniform(0, 40)
+        denoise = rng.random() < 0.5
+        asr = 0.05 * duration * COSTS[model] * rng.uniform(0.97, 1.03) * (1.2 if denoise else 1)
+        confidence = min(0.95, 0.3 + snr / 60 - (0.1 if denoise else 0.0) + rng.gauss(0, 0.02))
+        features = JobFeatures(
+            duration, 16000, snr, 50 - snr, model=model, model_cost=COSTS[model], denoise=denoise
+        )
+        stages = {"demux": 0.01 * duration, "asr": asr}
+        outcome = JobOutcome(stages, sum(stages.values()) + 2.0, asr_confidence=confidence)
+        out.append(
+            JobRecord(f"job{i}", f"2026-11-{1 + i % 28:02d}T00:00:00Z", "a" * 64, features, outcome)
+        )
+    return out
+
+
+def test_time_in_proportion_to_duration_and_model_cost_is_recovered(tmp_path: Path) -> None:
+    optimizer = MLOptimizer(tmp_path)
+    report = optimizer.train(_history(80))
+    assert report.time_mape < 0.10 and report.time_mape < report.baseline_mape
+    assert report.model_bytes < 5 * 2**20 * len(report.stages)
+    for model, cost in COSTS.items():
+        for duration in (60.0, 300.0):
+            f = JobFeatures(duration, 16000, 20.0, 30.0, model=model, model_cost=cost)  # no denoise
+            predicted = optimizer.predict(f).stage_seconds["asr"]
+            assert predicted == pytest.approx(0.05 * duration * cost, rel=0.10), (model, duration)
+    assert optimizer.predict(JobFeatures(60.0, 16000, 20.0, 30.0, model_cost=1.0)).source == "model"
+
+
+def test_below_the_minimum_sample_count_the_baseline_is_used(tmp_path: Path) -> None:
+    optimizer = MLOptimizer(tmp_path, OptimizerPolicy(min_samples=50))
+    assert optimizer.predict(JobFeatures(60.0, 16000, 20.0, 30.0)).source == "none"
+    optimizer.train(_history(20))
+    prediction = optimizer.predict(JobFeatures(60.0, 16000, 20.0, 30.0, model="tiny"))
+    assert prediction.source == "baseline" and prediction.samples == 20
+    assert prediction.seconds is not None and prediction.seconds > 0
+    assert prediction.expected_confidence is None
+    candidates = [Candidate("tiny", 1.0, 5, 8, False)]
+    assert optimizer.recommend(JobFeatures(60.0, 16000, 5.0, 45.0), candidates) is None
+
+
+def test_a_damaged_model_file_is_refused(tmp_path: Path) -> None:
+    MLOptimizer(tmp_path).train(_history(30))
+    model = next(tmp_path.glob("v1/asr.json"))
+    model.write_bytes(model.read_bytes()[:-20])
+    with pytest.raises(OptimizerError, match="damaged"):
+        MLOptimizer(tmp_path).predict(JobFeatures(60.0, 16000, 20.0, 30.0))
+    (tmp_path / "current.json").write_text("not a payload")
+    with pytest.raises(OptimizerError):
+        MLOptimizer(tmp_path).load()
+
+
+def test_the_cheapest_setting_that_reaches_the_target_is_recommended(tmp_path: Path) -> None:
+    optimizer = MLOptimizer(tmp_path, OptimizerPolicy(quality_target=0.55))
+    optimizer.train(_history(120))
+    candidates = [
+        Candidate(model, cost, 5, 8, denoise)
+        for model, cost in COSTS.items()
+        for denoise in (False, True)
+    ]
+    clean = optimizer.recommend(JobFeatures(120.0, 16000, 35.0, 15.0), candidates)
+    assert clean is not None and clean.candidate.model == "tiny" and not clean.candidate.denoise
+    assert clean.confidence >= 0.8 and clean.expected_confidence >= 0.55
+    # Nothing reaches the target on very noisy audio: no recommendation beats the defaults.
+    assert optimizer.recommend(JobFeatures(120.0, 16000, 1.0, 49.0), candidates) is None
