@@ -462,7 +462,7 @@ class CacheManager:
         with self.session() as s:
             index_fingerprint(s, fingerprint)
 
-    def _fingerprint(self, audio_hash: str) -> AudioFingerprint | None:
+    def fingerprint(self, audio_hash: str) -> AudioFingerprint | None:
         """A stored fingerprint, read without counting a lookup."""
         found = self._lookup(self.fingerprint_key(audio_hash))
         return AudioFingerprint.from_dict(found.data) if found.hit and found.data else None
@@ -473,7 +473,7 @@ class CacheManager:
         """The spec's lookup: stored films most like this audio, best first, with the shared
         spans, the similarity and its band. Only the films sharing the most Chromaprint
         subhashes are aligned, so the cost does not grow with the store."""
-        new = self._fingerprint(audio_hash)
+        new = self.fingerprint(audio_hash)
         return [] if new is None else self.similar_to(new, threshold, limit)
 
     def similar_to(
@@ -497,7 +497,7 @@ class CacheManager:
         best = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
         jobs = []
         for other_hash, (shared, speed) in best:
-            old = self._fingerprint(other_hash)
+            old = self.fingerprint(other_hash)
             if old is not None:
                 titles = (_title(new.source_file), _title(old.source_file))
                 jobs.append(compare(new, old, shared, titles, at_speeds, speed))

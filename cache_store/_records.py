@@ -82,6 +82,7 @@ class NoiseProfile:
     snr_db: float
     noise_floor_dbfs: float
     background_noise_level: str  # low | medium | high
+    clarity: float | None = None  # share of the speech-like frames 20 dB clear of the floor
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from rich.table import Table
 from engines.asr import WhisperxEngine
 from engines.media import probe
 
+from . import learning
 from .cache_cli import app as cache_app
 from .console import USER_ERRORS, configure_logging, err, fail
 from .glossary_cli import app as glossary_app
@@ -31,6 +32,8 @@ from .job import (
     prepare,
     set_progress_listener,
 )
+from .optimizer_cli import app as optimizer_app
+from .optimizer_cli import rate
 from .pipeline import JOB_LOGGERS, run_pipeline, run_stage
 from .settings import Settings, load_settings
 from .tm_cli import app as tm_app
@@ -46,6 +49,8 @@ app = typer.Typer(
 app.add_typer(cache_app, name="cache")
 app.add_typer(glossary_app, name="glossary")
 app.add_typer(tm_app, name="tm")
+app.add_typer(optimizer_app, name="optimizer")
+app.command("rate")(rate)
 
 
 @app.callback()
@@ -132,8 +137,9 @@ def _run_flow(request: JobRequest) -> dict[str, Any]:
     return result
 
 
-def execute(request: JobRequest, settings: Settings) -> JobResult:
-    """Serve from the store when every stage hits; otherwise run the Prefect flow."""
+def execute(request: JobRequest, settings: Settings, announce: bool = False) -> JobResult:
+    """Serve from the store when every stage hits; otherwise run the Prefect flow, after
+    telling the user (``announce``) how long it should take."""
     plan = prepare(request, settings)
     server = os.environ.get("PREFECT_API_URL") or _running_local_server(settings)
     if server:
@@ -147,6 +153,13 @@ def execute(request: JobRequest, settings: Settings) -> JobResult:
         finally:
             plan.close()
     probe(request.media)  # bad media fails here, before Prefect starts
+    estimate = learning.estimate(plan) if announce else None
+    if estimate is not None and estimate.seconds is not None:
+        err.print(
+            f"estimate: about {estimate.seconds:.0f} s (from the {estimate.source}, "
+            f"{estimate.samples} past jobs, trust {estimate.confidence:.0%})",
+            highlight=False,
+        )
     preload = threading.Thread(target=WhisperxEngine(plan.asr).preload, daemon=True)
     if not plan.would_hit_asr():
         # Load WhisperX while Prefect starts up and the audio is decoded: the two overlap.
@@ -176,8 +189,9 @@ def _summary(result: JobResult) -> None:
     for fmt, path in {**result.source_outputs, **result.outputs}.items():
         err.print(f"  {fmt:<5} {path}", highlight=False)
     saved = sum(s.saved_seconds for s in result.stages.values())
+    estimated = f" (estimated {result.estimate_seconds:.0f} s)" if result.estimate_seconds else ""
     err.print(
-        f"done in [bold]{result.wall_seconds:.2f} s[/] via {result.orchestration}"
+        f"done in [bold]{result.wall_seconds:.2f} s[/]{estimated} via {result.orchestration}"
         + (f", {saved:.1f} s of compute saved by the cache" if saved else ""),
         highlight=False,
     )
@@ -223,7 +237,7 @@ def run(
             no_cache=no_cache,
         )
         with _stdout_to_stderr(), _progress(not as_json and not debug):
-            result = execute(request, settings)
+            result = execute(request, settings, announce=not as_json)
     except USER_ERRORS as exc:
         if debug:
             raise

@@ -28,6 +28,7 @@ from engines.asr import AlignmentNotReadyError
 from engines.media import MediaError
 from engines.models import ModelNotFoundError
 from engines.translate import TranslationError
+from optimizer import OptimizerError
 
 from .job import JobError
 from .settings import ConfigError, Settings, load_settings
@@ -56,6 +57,7 @@ USER_ERRORS = (
     ModelNotFoundError,
     TranslationError,
     PayloadError,
+    OptimizerError,
     IndexBusyError,
     IndexDamagedError,
     AlignmentNotReadyError,

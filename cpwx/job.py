@@ -67,6 +67,7 @@ _ASR_SETTINGS = frozenset(
         "whisper_vad_onset",
         "whisper_vad_offset",
         "asr_segment_seconds",
+        "asr_denoise",
     }
 )
 _LAYER_SWITCHES = {
@@ -179,6 +180,7 @@ class StageReport:
     source_job: str | None = None  # ASR: the audio hash of that cut
     resumed_seconds: float = 0.0  # ASR: audio a killed earlier run had already transcribed
     similar: SimilarReport | None = None  # ASR: the most similar stored cut and the band
+    recommendation: dict[str, Any] | None = None  # ASR: settings the optimizer chose
 
     @classmethod
     def of_memory(
@@ -223,6 +225,7 @@ class JobResult:
     stages: dict[str, StageReport]
     wall_seconds: float
     orchestration: str = "prefect"
+    estimate_seconds: float | None = None  # what the optimizer said before the job started
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -330,6 +333,7 @@ class JobPlan:
                 vad_onset=float(parts["vad_onset"]),
                 vad_offset=float(parts["vad_offset"]),
                 segment_seconds=int(parts["segment_seconds"]),
+                denoise=bool(parts["denoise"]),
             )
         except (ModelNotFoundError, KeyError, TypeError, ValueError):
             return None
@@ -422,6 +426,7 @@ class JobPlan:
         source_outputs: dict[str, str],
         stages: dict[str, StageReport],
         orchestration: str,
+        estimate_seconds: float | None = None,
     ) -> JobResult:
         return JobResult(
             job_id=self.job_id,
@@ -436,6 +441,7 @@ class JobPlan:
             stages=stages,
             wall_seconds=round(time.perf_counter() - self.started, 3),
             orchestration=orchestration,
+            estimate_seconds=estimate_seconds,
         )
 
 
@@ -504,6 +510,7 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
         vad_offset=settings.whisper_vad_offset,
         threads=settings.threads,
         segment_seconds=settings.asr_segment_seconds,
+        denoise=settings.asr_denoise,
         align_model=optional("alignment", settings.align_model_dir),
         diarization_model=optional("pyannote", settings.diarization_model_dir),
     )

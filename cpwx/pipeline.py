@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from optimizer import Prediction
+
+from . import learning
 from .job import JobPlan, JobResult, StageReport
 from .stages import asr, demux, fingerprint, glossary, subtitles, translation
 
@@ -57,7 +60,9 @@ def job_log(path: Path) -> Iterator[None]:
         handler.close()
 
 
-def run_pipeline(plan: JobPlan, call: Call, orchestration: str) -> JobResult:
+def run_pipeline(
+    plan: JobPlan, call: Call, orchestration: str, estimate: Prediction | None = None
+) -> JobResult:
     stages: dict[str, StageReport] = {}
 
     def step(name: str, *args: Any) -> Any:
@@ -91,6 +96,13 @@ def run_pipeline(plan: JobPlan, call: Call, orchestration: str) -> JobResult:
             outputs.source_files,
             stages,
             orchestration,
+            estimate.seconds if estimate else None,
         )
-        log.info("job: done in %.2f s", result.wall_seconds)
+        log.info(
+            "job: done in %.2f s%s",
+            result.wall_seconds,
+            f" (estimated {estimate.seconds:.1f} s)" if estimate and estimate.seconds else "",
+        )
+        if not plan.cache_only:  # a job served whole from the store teaches nothing new
+            learning.record(plan, fp, transcript, result)
     return result

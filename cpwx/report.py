@@ -7,6 +7,7 @@ from collections import defaultdict
 from itertools import accumulate
 
 from cache_store import CacheStats, CleanupReport
+from optimizer import Prediction
 
 from .job import JobResult
 
@@ -101,7 +102,23 @@ def cleanup_markdown(report: CleanupReport) -> str:
     )
 
 
+def estimate_markdown(estimate: Prediction) -> str:
+    rows = "\n".join(f"| {name} | {s:.1f} |" for name, s in estimate.stage_seconds.items())
+    quality = (
+        f"; expected ASR confidence {estimate.expected_confidence:.2f}"
+        if estimate.expected_confidence is not None
+        else ""
+    )
+    return (
+        f"### Estimate: {estimate.seconds:.0f} s\n\n"
+        f"From the {estimate.source} ({estimate.samples} past jobs, trust "
+        f"{estimate.confidence:.0%}){quality}.\n\n"
+        f"| stage | seconds |\n|---|---:|\n{rows}\n"
+    )
+
+
 def job_markdown(result: JobResult) -> str:
+    estimate = f" (estimated {result.estimate_seconds:.1f} s)" if result.estimate_seconds else ""
     rows = "\n".join(
         f"| {name} | {rep.cache} | {rep.seconds:.2f} | {rep.saved_seconds:.1f} | {rep.reason} |"
         for name, rep in result.stages.items()
@@ -110,7 +127,8 @@ def job_markdown(result: JobResult) -> str:
     return (
         f"### Cache report: {result.media}\n\n"
         "| stage | cache | seconds | seconds saved | why |\n|---|---|---:|---:|---|\n"
-        f"{rows}\n\nWall time {result.wall_seconds:.2f} s; the cache saved {saved:.1f} s."
+        f"{rows}\n\nWall time {result.wall_seconds:.2f} s{estimate}; the cache saved "
+        f"{saved:.1f} s."
     )
 
 

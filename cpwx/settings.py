@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     # ours: WhisperX's chunk_size. Speech is cut into segments up to this long; shorter ones
     # make better cues and let a new cut reuse more (an edit spoils only the segment it is in).
     asr_segment_seconds: int = Field(10, ge=5, le=30)
+    asr_denoise: bool = False  # ours: ffmpeg afftdn before ASR; the optimizer may choose it
     align_model_dir: Path | None = None
     diarization_model_dir: Path | None = None
 
@@ -81,6 +82,17 @@ class Settings(BaseSettings):
     glossary_global_min_confidence: float = Field(0.85, ge=0, le=1)
     glossary_per_movie_enabled: bool = True
     glossary_min_word_confidence: float = Field(0.6, ge=0, le=1)  # ours
+
+    # --- ML optimization (spec: "ML Optimization Settings") ---
+    enable_ml_optimization: bool = True
+    ml_model_selection: Literal["adaptive", "fixed"] = "adaptive"
+    ml_quality_prediction: bool = True
+    ml_confidence_threshold: float = Field(0.80, ge=0, le=1)
+    ml_learning_from_history: bool = True
+    ml_training_data_retention_days: int = Field(365, ge=1)
+    ml_min_samples_for_prediction: int = Field(10, ge=1)
+    ml_fallback_to_default: bool = True
+    ml_quality_target: float = Field(0.55, ge=0, le=1)  # ours: mean ASR confidence to reach
 
     # --- orchestration ---
     store_fast_path: bool = True

@@ -85,6 +85,7 @@ class AsrSettings:
     vad_offset: float
     threads: int
     segment_seconds: int = 30  # WhisperX's chunk_size: the longest segment
+    denoise: bool = False  # the audio goes through media.denoise first
     align_model: ResolvedModel | None = None
     diarization_model: ResolvedModel | None = None
 
@@ -102,6 +103,7 @@ class AsrSettings:
             "vad_onset": self.vad_onset,
             "vad_offset": self.vad_offset,
             "segment_seconds": self.segment_seconds,
+            "denoise": self.denoise,
             "align_model": self.align_model.version if self.align_model else None,
             "diarization_model": (
                 self.diarization_model.version if self.diarization_model else None

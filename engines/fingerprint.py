@@ -57,7 +57,10 @@ def noise_profile(energy: np.ndarray) -> NoiseProfile:
     snr_db = float(10 * np.log10(speech / floor))
     floor_dbfs = float(10 * np.log10(floor))
     level = "low" if floor_dbfs < -60 else "medium" if floor_dbfs < -40 else "high"
-    return NoiseProfile(round(snr_db, 2), round(floor_dbfs, 2), level)
+    above = 10 * np.log10(energy / floor)
+    speech = above >= 10
+    clarity = float((above[speech] >= 20).mean()) if speech.any() else 0.0
+    return NoiseProfile(round(snr_db, 2), round(floor_dbfs, 2), level, round(clarity, 4))
 
 
 def chromaprint_raw(wav_path: Path, sample_rate: int) -> tuple[int, ...]:

@@ -9,9 +9,10 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from cpwx import learning
 from cpwx.job import JobRequest, Workflow, prepare
 from cpwx.pipeline import run_pipeline
-from cpwx.report import job_markdown
+from cpwx.report import estimate_markdown, job_markdown
 from cpwx.settings import load_settings
 from tasks import (
     asr_task,
@@ -74,8 +75,15 @@ def subtitle_job(
     )
     plan = prepare(request, load_settings())
     plan.job_id = str(flow_run.id)
+    estimate = learning.estimate(plan)
+    if estimate is not None:
+        create_markdown_artifact(
+            key="estimate",
+            markdown=estimate_markdown(estimate),
+            description="How long this job should take, before it started",
+        )
     try:
-        result = run_pipeline(plan, _as_task, orchestration="prefect")
+        result = run_pipeline(plan, _as_task, orchestration="prefect", estimate=estimate)
     finally:
         plan.close()
     create_markdown_artifact(

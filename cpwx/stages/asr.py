@@ -30,9 +30,12 @@ from cache_store import (
     plan_reuse,
     split_ranges,
 )
+from engines import media
 from engines.asr import AsrSettings, WhisperxEngine
 from engines.fingerprint import FRAME_SECONDS, chromaprint_at, frame_energies
+from optimizer import Recommendation
 
+from .. import learning
 from ..job import JobPlan, SimilarReport, StageReport, report_progress
 
 log = logging.getLogger("cpwx.asr")
@@ -94,6 +97,13 @@ def _transcribe(
     a job killed mid-way resumes from its finished chunks. Returns the transcript and the
     seconds of audio resumed rather than heard. The chunks go once the whole is stored."""
     wav = plan.decoded_audio()
+    if asr.denoise:
+        denoised = wav.with_name("denoised.wav")
+        if not denoised.exists():
+            floor = fingerprint.noise_profile.noise_floor_dbfs
+            log.info("denoise: afftdn from a %.1f dBFS noise floor", floor)
+            media.denoise(wav, denoised, floor)
+        wav = denoised
     size = plan.settings.asr_chunk_seconds
     # Reading the whole WAV for its loudness pays only where a range is to be split.
     long = any(b - a > size for a, b in ranges)
@@ -156,6 +166,9 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
         else None
     )
     decision = _decide(plan, audio, similar, old, asr if adopted else None) if similar else None
+    advice = _advise(plan, fingerprint, asr) if reuse is None and adopted is None else None
+    if advice is not None:
+        asr = advice[0]
     computing = time.perf_counter()
     transcript, resumed = _transcribe(
         plan,
@@ -184,6 +197,8 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
     report = dataclasses.replace(StageReport.of(lookup, started), resumed_seconds=resumed)
     if decision is not None:
         report = dataclasses.replace(report, similar=decision)
+    if advice is not None:
+        report = dataclasses.replace(report, recommendation=advice[1].to_json())
     if reuse and old is not None:
         share = reuse.reused_seconds / max(fingerprint.duration, 1e-6)
         report = dataclasses.replace(
@@ -195,6 +210,25 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
             source_job=reuse.source,
         )
     return transcript, report
+
+
+def _advise(
+    plan: JobPlan, fingerprint: AudioFingerprint, asr: AsrSettings
+) -> tuple[AsrSettings, Recommendation] | None:
+    """The optimizer's settings for audio nothing was reused for, recorded with the audio's
+    film so that later jobs on it keep them (their cached transcript is found)."""
+    link = plan.store.cuts.get(fingerprint.audio_hash) if plan.store.enabled else None
+    if link is not None and link.asr is not None:
+        return None  # settings already chosen for this audio
+    advised = learning.recommend(plan, fingerprint, asr)
+    if advised is None:
+        return None
+    chosen, why = advised
+    log.info("optimizer: %s: %s", why.reason, why.candidate)
+    audio = fingerprint.audio_hash
+    link = link or CutLink(audio, plan.film(audio))
+    plan.store.cuts.put(dataclasses.replace(link, asr=chosen.key_parts()))
+    return advised
 
 
 def _decide(

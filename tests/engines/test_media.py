@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import subprocess
 import wave
 from pathlib import Path
 
 import pytest
 
-from engines.media import MediaError, demux, probe
+from engines.fingerprint import frame_energies, noise_profile
+from engines.media import MediaError, demux, denoise, probe
 
 from ..helpers import faststart_copy, ffmpeg
 
@@ -60,3 +62,24 @@ def test_video_without_audio(tmp_path: Path) -> None:
     ffmpeg("-f", "lavfi", "-i", "color=s=64x64:d=1", "-c:v", "libx264", str(src))
     with pytest.raises(MediaError, match="no audio stream"):
         demux(src, tmp_path / "out.wav")
+
+
+def test_denoise_raises_the_snr_of_noisy_speech(tmp_path: Path) -> None:
+    speech = tmp_path / "speech.wav"
+    subprocess.run(
+        ["espeak-ng", "-w", str(speech), "The train to the city leaves at seven every morning."],
+        check=True,
+    )
+    noisy = tmp_path / "noisy.wav"
+    ffmpeg(
+        "-i", str(speech),
+        "-filter_complex",
+        "anoisesrc=color=white:amplitude=0.05:r=22050[n];[0][n]amix=inputs=2:duration=first:normalize=0",
+        "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(noisy),
+    )  # fmt: skip
+    before = noise_profile(frame_energies(noisy))
+    after = noise_profile(
+        frame_energies(denoise(noisy, tmp_path / "clean.wav", before.noise_floor_dbfs))
+    )
+    assert after.snr_db > before.snr_db + 6, (before, after)
+    assert after.noise_floor_dbfs < before.noise_floor_dbfs - 6
