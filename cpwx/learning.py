@@ -37,7 +37,15 @@ from optimizer import (
 from .job import JobError, JobPlan, JobResult
 from .settings import Settings
 
-__all__ = ["estimate", "features", "model_cost", "optimizer_for", "recommend", "record"]
+__all__ = [
+    "candidates",
+    "estimate",
+    "features",
+    "model_cost",
+    "optimizer_for",
+    "recommend",
+    "record",
+]
 
 log = logging.getLogger("cpwx.learning")
 
@@ -96,7 +104,7 @@ def features(
 
 def _checked(plan: JobPlan, call: str) -> MLOptimizer | None:
     """The optimizer, when enabled and its files are sound; a damaged one falls back."""
-    if not plan.settings.enable_ml_optimization or not plan.store.enabled:
+    if not plan.settings.enable_ml_optimization:  # history is kept even with caching off
         return None
     opt = optimizer_for(plan.settings, plan.store)
     try:
@@ -126,7 +134,7 @@ def estimate(plan: JobPlan, fingerprint: AudioFingerprint | None = None) -> Pred
     return prediction if prediction.seconds is not None else None
 
 
-def _candidates(plan: JobPlan) -> list[tuple[Candidate, ResolvedModel]]:
+def candidates(plan: JobPlan) -> list[tuple[Candidate, ResolvedModel]]:
     """Catalog models this machine has, each with and without denoising, at two beam sizes."""
     s = plan.settings
     models = {plan.asr.model.name: plan.asr.model}
@@ -158,7 +166,7 @@ def recommend(
         return None
     history = plan.store.job_history(days=s.ml_training_data_retention_days)
     f = with_history(features(plan, asr, fingerprint.duration, fingerprint), history)
-    options = _candidates(plan)
+    options = candidates(plan)
     chosen = opt.recommend(f, [c for c, _ in options])
     if chosen is None:
         return None
@@ -178,7 +186,7 @@ def record(
     """Leave this job in the history and, with ML_LEARNING_FROM_HISTORY, retrain once the
     history has grown enough since the last training."""
     s = plan.settings
-    if not s.enable_ml_optimization or not plan.store.enabled:
+    if not s.enable_ml_optimization:
         return
     asr_report = result.stages.get("asr")
     asr = plan.asr_for(fingerprint.audio_hash)

@@ -1,0 +1,78 @@
+"""The optimizer as a user meets it: trained from history, an estimate before each job that
+lands in ``--json`` and in the history, ratings, reports, and a damaged model falling back."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from cache_store import CacheManager, JobFeatures, JobOutcome, JobRecord
+
+from ..helpers import REPO, run_cli
+
+SAMPLE = REPO / "samples" / "demo.mp4"
+
+
+def _seed_history(cache: Path, n: int = 14) -> None:
+    """Jobs like the sample's: ASR at ~0.09 s per audio second, demux and fingerprint at 0.005."""
+    store = CacheManager(cache)
+    rng = random.Random(3)
+    for i in range(n):
+        duration = rng.uniform(20, 120)
+        stages = {
+            "demux": 0.005 * duration,
+            "fingerprint": 0.005 * duration,
+            "asr": 0.09 * duration * rng.uniform(0.95, 1.05),
+        }
+        features = JobFeatures(
+            duration, 16000, rng.uniform(20, 60), 30.0, model="tiny.en", beam_size=5
+        )
+        outcome = JobOutcome(stages, sum(stages.values()) + 1.5, asr_confidence=0.7)
+        store.record_job(
+            JobRecord(f"seed{i}", f"2026-11-2{i % 5}T10:00:00Z", f"{i:064x}", features, outcome)
+        )
+
+
+def test_estimates_ratings_reports_and_a_damaged_model(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    cache = Path(cli_env["CACHE_DIR"])
+    _seed_history(cache)
+    trained = run_cli("optimizer", "train", "--json", env=cli_env)
+    assert trained.code == 0, trained.stderr
+    assert (
+        trained.json["samples"] == 14 and trained.json["time_mape"] < trained.json["baseline_mape"]
+    )
+    status = run_cli("optimizer", "status", "--json", env=cli_env)
+    assert status.json["trained"] and status.json["history_jobs"] == 14
+    predicted = run_cli("optimizer", "predict", str(SAMPLE), "--json", env=cli_env)
+    assert predicted.code == 0, predicted.stderr
+    assert predicted.json["estimate"]["seconds"] > 0
+
+    job = run_cli("run", str(SAMPLE), "--json", env=cli_env)
+    assert job.code == 0, job.stderr
+    assert job.json["estimate_seconds"] > 0 and job.json["wall_seconds"] > 0
+    history = CacheManager(cache).job_history()
+    assert history[-1].job_id == job.json["job_id"]
+    assert history[-1].estimate_seconds == job.json["estimate_seconds"]
+    assert history[-1].outcome.asr_confidence and history[-1].features.speech_rate_wpm
+
+    assert run_cli("rate", job.json["job_id"], "4", env=cli_env).code == 0
+    assert run_cli("rate", "no-such-job", "4", env=cli_env).code == 1
+    report = run_cli("optimizer", "report", "--json", env=cli_env)
+    assert report.json["jobs"] == 15 and report.json["estimated_jobs"] == 1
+    assert report.json["history"][-1]["rating"] == 4
+
+    (cache / "optimizer" / "current.json").write_text("damaged")
+    fallback = run_cli("run", str(SAMPLE), "--json", "--no-cache", env=cli_env)
+    assert fallback.code == 0, fallback.stderr
+    assert fallback.json["estimate_seconds"] is None  # the defaults, with a warning in the log
+    assert "optimizer unusable" in Path(fallback.json["outputs"]["log"]).read_text()
+    # That job's record retrained the optimizer: the damage is healed.
+    assert run_cli("optimizer", "status", "--json", env=cli_env).json["samples"] == 16
+    (cache / "optimizer" / "current.json").write_text("damaged")
+    strict = run_cli(
+        "run", str(SAMPLE), "--no-cache", env={**cli_env, "ML_FALLBACK_TO_DEFAULT": "false"}
+    )
+    assert strict.code == 1 and "ML_FALLBACK_TO_DEFAULT=false" in strict.stderr
+    assert len(strict.stderr.strip().splitlines()) == 1 and "Traceback" not in strict.stderr
