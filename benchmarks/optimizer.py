@@ -42,8 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from cache_store import JobRecord  # noqa: E402
 from cpwx.cli import execute  # noqa: E402
+from cpwx.console import configure_logging  # noqa: E402
 from cpwx.job import JobRequest, JobResult, prepare  # noqa: E402
 from cpwx.learning import candidates  # noqa: E402
+from cpwx.pipeline import JOB_LOGGERS  # noqa: E402
 from cpwx.settings import load_settings  # noqa: E402
 from optimizer import MLOptimizer, OptimizerPolicy, with_history  # noqa: E402
 from tests.helpers import ffmpeg, wer  # noqa: E402
@@ -136,10 +138,11 @@ def make_media(folder: Path, n: int, rng: random.Random) -> Media:
 def run_job(
     media: Media, base: dict[str, Any], settings: dict[str, Any], no_cache: bool = False
 ) -> tuple[JobResult, float]:
-    """One real job in this process; its result and the WER of what it heard."""
-    config = load_settings(**base, **settings)
+    """One real job in this process; its result and the WER of what it heard. Settings go
+    through the environment, where the flow reads them too."""
+    os.environ.update({k.upper(): str(v) for k, v in {**base, **settings}.items()})
     request = JobRequest(media.path, out=media.path.parent / "out", no_cache=no_cache)
-    result = execute(request, config)
+    result = execute(request, load_settings())
     heard = json.loads(Path(result.outputs["json"]).read_text())
     return result, wer(media.text, " ".join(s["text"] for s in heard["segments"]))
 
@@ -267,12 +270,13 @@ def main() -> None:
     os.environ.pop("PREFECT_API_URL", None)
     base = {
         "cache_dir": work / "cache",
-        "ml_learning_from_history": False,  # trained once, below, on the 70%
+        "ml_learning_from_history": "false",  # trained once, below, on the 70%
         "ml_model_selection": "fixed",
     }
+    configure_logging(False, JOB_LOGGERS)
     try:
         by_id = collect(work, base, args.jobs)
-        settings = load_settings(**base)
+        settings = load_settings()
         plan = prepare(JobRequest(next(iter(by_id.values())).path), settings)
         history = plan.store.job_history()
         order = random.Random(11).sample(history, len(history))
