@@ -50,3 +50,9 @@ def test_example_config_loads_and_lists_only_known_variables() -> None:
         if "=" in line and line.lstrip("# ").split("=", 1)[0].isupper()
     }
     assert names <= {name.upper() for name in type(settings).model_fields}
+
+
+def test_the_example_config_leaves_asr_settings_to_similar_cuts_and_the_optimizer() -> None:
+    from cpwx.job import _ASR_SETTINGS
+
+    assert not _ASR_SETTINGS & load_settings(env_file=EXAMPLE).model_fields_set
