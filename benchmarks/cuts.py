@@ -23,6 +23,7 @@ and ``find_similar_jobs`` among 1,000 stored films.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -69,7 +70,7 @@ from tests.cuts import (  # noqa: E402
     write_pcm,
 )
 from tests.cuts import score as score_alignment  # noqa: E402
-from tests.helpers import ffmpeg, wer  # noqa: E402
+from tests.helpers import ffmpeg, running_prefect_server, wer  # noqa: E402
 
 VENV = Path(sys.executable).parent
 SCENE_GAP = 1.0  # seconds of background between scenes
@@ -410,11 +411,48 @@ def scale_rows(work: Path, films: int) -> list[tuple[str, str]]:
     return rows
 
 
+def measure(
+    cut: Cut, work: Path, old: npt.NDArray[np.uint32], seeded: Path, base: dict[str, str]
+) -> dict[str, Any]:
+    """One cut: its alignment scored, then a job with the original's cache and one without."""
+    wav = render(cut, work)
+    found = score(alignment(wav, old), cut)
+    cache, fresh_cache = work / "cache-copy", work / "cache-empty"
+    for folder in (cache, fresh_cache):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(seeded, cache)
+    reuse = cpwx(wav, cache, base, work / "out")
+    fresh = cpwx(wav, fresh_cache, base, work / "out")
+    asr = reuse["stages"]["asr"]
+    return {
+        "cut": cut.name,
+        "seconds": round(len(read_pcm(wav)) / SR, 1),
+        "shared": round(shared(cut), 3),
+        "speed": (asr.get("similar") or {}).get("speed"),
+        "recall": found.recall,
+        "precision": found.precision,
+        "edge_error_s": found.boundary_error,
+        "reused_s": asr.get("reused_seconds") or 0.0,
+        "transcribed_s": asr.get("transcribed_seconds") or 0.0,
+        "band": (asr.get("similar") or {}).get("band"),
+        "wall_reuse_s": reuse["_wall"],
+        "wall_fresh_s": fresh["_wall"],
+        "wer_reuse": wer(cut.text, reuse["_text"]),
+        "wer_fresh": wer(cut.text, fresh["_text"]),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--minutes", type=float, default=10.0, help="length of the program")
     ap.add_argument("--films", type=int, default=1000, help="stored films for the lookup row")
     ap.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    ap.add_argument(
+        "--server",
+        action="store_true",
+        help="run every job through one Prefect server (as `cpwx serve` users do) instead of "
+        "each process's own ephemeral server",
+    )
     args = ap.parse_args()
     began = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="cpwx-cuts-"))
@@ -425,6 +463,10 @@ def main() -> None:
         "PREFECT_HOME": str(work / "prefect-home"),
     }
     base.pop("PREFECT_API_URL", None)
+    server = contextlib.ExitStack()
+    if args.server:
+        (work / "server").mkdir()
+        base["PREFECT_API_URL"] = server.enter_context(running_prefect_server(work / "server"))
     try:
         rng = random.Random(3)
         seen: set[str] = set()
@@ -450,41 +492,15 @@ def main() -> None:
         print(f"original: {first['_wall']:.1f} s", file=sys.stderr)
         rows: list[dict[str, Any]] = []
         for cut in make_cuts(film, inserts):
-            wav = render(cut, work)
-            found = score(alignment(wav, old), cut)
-            recall, precision, edge = found.recall, found.precision, found.boundary_error
-            cache = work / "cache-copy"
-            shutil.rmtree(cache, ignore_errors=True)
-            shutil.copytree(seeded, cache)
-            reuse = cpwx(wav, cache, base, work / "out")
-            fresh_cache = work / "cache-empty"
-            shutil.rmtree(fresh_cache, ignore_errors=True)
-            fresh = cpwx(wav, fresh_cache, base, work / "out")
-            asr = reuse["stages"]["asr"]
-            row = {
-                "cut": cut.name,
-                "seconds": round(len(read_pcm(wav)) / SR, 1),
-                "shared": round(shared(cut), 3),
-                "speed": (asr.get("similar") or {}).get("speed"),
-                "recall": recall,
-                "precision": precision,
-                "edge_error_s": edge,
-                "reused_s": asr.get("reused_seconds") or 0.0,
-                "transcribed_s": asr.get("transcribed_seconds") or 0.0,
-                "band": (asr.get("similar") or {}).get("band"),
-                "wall_reuse_s": reuse["_wall"],
-                "wall_fresh_s": fresh["_wall"],
-                "wer_reuse": wer(cut.text, reuse["_text"]),
-                "wer_fresh": wer(cut.text, fresh["_text"]),
-            }
-            rows.append(row)
-            print(f"  {cut.name}: {json.dumps(row)}", file=sys.stderr)
-            shutil.rmtree(cache, ignore_errors=True)
-            shutil.rmtree(fresh_cache, ignore_errors=True)
+            rows.append(measure(cut, work, old, seeded, base))
+            print(f"  {cut.name}: {json.dumps(rows[-1])}", file=sys.stderr)
     finally:
+        server.close()
         shutil.rmtree(work, ignore_errors=True)
 
-    report(rows, scale, first["_wall"], n_scenes, length, time.perf_counter() - began, args.json)
+    mode = "one Prefect server" if args.server else "an ephemeral Prefect server per job"
+    total = time.perf_counter() - began
+    report(rows, scale, first["_wall"], n_scenes, length, total, mode, args.json)
 
 
 def report(
@@ -494,12 +510,13 @@ def report(
     n_scenes: int,
     length: float,
     total: float,
+    mode: str,
     as_json: bool,
 ) -> None:
     print(
         f"\nOther cuts of a {length / 60:.1f} min program ({n_scenes} espeak-ng scenes over pink "
         f"noise 20 dB down); first run {first_wall:.1f} s wall; {platform.machine()}, "
-        f"{os.cpu_count()} cores, tiny.en int8 CPU; whole benchmark "
+        f"{os.cpu_count()} cores, tiny.en int8 CPU, jobs through {mode}; whole benchmark "
         f"{total:.0f} s\n"
     )
     print(

@@ -133,6 +133,7 @@ def _run_flow(request: JobRequest) -> dict[str, Any]:
         movie_id=request.movie_id,
         out=str(request.out) if request.out else None,
         no_cache=request.no_cache,
+        reference=str(request.reference) if request.reference else None,
     )
     return result
 
@@ -215,6 +216,10 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Recompute everything; still store fresh results.")
     ] = False,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="The spoken text: the job's WER is reported and learned from."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
     ] = False,
@@ -235,6 +240,7 @@ def run(
             movie_id=movie_id,
             out=out.expanduser().absolute() if out else None,
             no_cache=no_cache,
+            reference=reference.expanduser().absolute() if reference else None,
         )
         with _stdout_to_stderr(), _progress(not as_json and not debug):
             result = execute(request, settings, announce=not as_json)

@@ -30,6 +30,7 @@ from engines import media
 from engines.asr import AsrSettings, check_alignment_ready, is_multilingual
 from engines.models import ModelNotFoundError, ResolvedModel, resolve_model
 from engines.translate import FLORES_CODES, TranslationSettings, model_type
+from optimizer import Candidate, Recommendation
 
 from .settings import Settings
 
@@ -111,6 +112,7 @@ class JobRequest:
     movie_id: str | None = None
     out: Path | None = None
     no_cache: bool = False
+    reference: Path | None = None  # the spoken text: the job's WER goes into its history
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ class StageReport:
     source_job: str | None = None  # ASR: the audio hash of that cut
     resumed_seconds: float = 0.0  # ASR: audio a killed earlier run had already transcribed
     similar: SimilarReport | None = None  # ASR: the most similar stored cut and the band
-    recommendation: dict[str, Any] | None = None  # ASR: settings the optimizer chose
+    recommendation: Recommendation | None = None  # ASR: settings the optimizer chose
 
     @classmethod
     def of_memory(
@@ -226,6 +228,7 @@ class JobResult:
     wall_seconds: float
     orchestration: str = "prefect"
     estimate_seconds: float | None = None  # what the optimizer said before the job started
+    wer: float | None = None  # against --reference, when given
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -244,13 +247,15 @@ class JobResult:
 
 
 def _stage_from_json(d: dict[str, Any]) -> StageReport:
-    memory, similar = d.get("memory"), d.get("similar")
+    memory, similar, advice = d.get("memory"), d.get("similar"), d.get("recommendation")
     if memory is not None:
         fields = {k: memory[k] for k in MemoryReport.__dataclass_fields__}
         memory = MemoryReport(**{**fields, "reused_segments": tuple(fields["reused_segments"])})
     if similar is not None:
         similar = SimilarReport(**similar)
-    return StageReport(**{**d, "memory": memory, "similar": similar})
+    if advice is not None:
+        advice = Recommendation(**{**advice, "candidate": Candidate(**advice["candidate"])})
+    return StageReport(**{**d, "memory": memory, "similar": similar, "recommendation": advice})
 
 
 def _check_language(code: str | None, known: set[str], what: str) -> None:
@@ -467,6 +472,8 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
         )
     if request.movie_id is not None:
         check_movie_id(request.movie_id)
+    if request.reference is not None and not request.reference.is_file():
+        raise JobError(f"{request.reference}: no such reference text file")
     store = CacheManager(
         settings.cache_path,
         ttl_days=settings.cache_ttl_days,

@@ -201,6 +201,7 @@ def record(
         stage_seconds={name: rep.seconds for name, rep in result.stages.items()},
         wall_seconds=result.wall_seconds,
         asr_confidence=round(confidence, 4) if confidence is not None else None,
+        wer=result.wer,
         asr_cached=asr_report is not None and asr_report.cache == "hit",
     )
     reused = asr_report.reused_seconds if asr_report else 0.0

@@ -7,12 +7,14 @@ cache-only plan, which stops at the first stage that would have to compute.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engines.asr import word_error_rate
 from optimizer import Prediction
 
 from . import learning
@@ -98,6 +100,11 @@ def run_pipeline(
             orchestration,
             estimate.seconds if estimate else None,
         )
+        if plan.request.reference is not None:
+            spoken = plan.request.reference.read_text(encoding="utf-8", errors="replace")
+            result = dataclasses.replace(
+                result, wer=round(word_error_rate(spoken, transcript.text), 4)
+            )
         log.info(
             "job: done in %.2f s%s",
             result.wall_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import wave
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,7 @@ __all__ = [
     "WhisperxEngine",
     "check_alignment_ready",
     "is_multilingual",
+    "word_error_rate",
 ]
 
 log = logging.getLogger("engines.asr")
@@ -300,3 +302,14 @@ def _segment(raw: dict[str, Any], offset: float = 0.0) -> Segment:
         words=words,
         speaker=raw.get("speaker"),
     )
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word edits (Levenshtein over lower-cased words, punctuation dropped) per reference word."""
+    from rapidfuzz.distance import Levenshtein
+
+    def words(text: str) -> list[str]:
+        return re.sub(r"[^\w' ]+", " ", text.lower()).split()
+
+    ref = words(reference)
+    return Levenshtein.distance(ref, words(hypothesis)) / max(1, len(ref))

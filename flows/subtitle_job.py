@@ -49,6 +49,7 @@ def subtitle_job(
     movie_id: str | None = None,
     out: str | None = None,
     no_cache: bool = False,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     """Subtitle one film: demux, fingerprint, ASR, optional translation, SRT/VTT/JSON.
 
@@ -62,6 +63,7 @@ def subtitle_job(
         movie_id: Film identifier, used to group jobs of the same film.
         out: Output folder (default out/<media name>).
         no_cache: Recompute every stage, ignoring cached results (fresh results are still stored).
+        reference: Path to the spoken text; the job's WER is reported and learned from.
     """
     request = JobRequest(
         media=Path(media),
@@ -72,6 +74,7 @@ def subtitle_job(
         movie_id=movie_id,
         out=Path(out) if out else None,
         no_cache=no_cache,
+        reference=Path(reference) if reference else None,
     )
     plan = prepare(request, load_settings())
     plan.job_id = str(flow_run.id)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
-import re
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz.distance import Levenshtein
+from engines.asr import word_error_rate
 
 REPO = Path(__file__).resolve().parents[1]
 CPWX = str(Path(sys.executable).with_name("cpwx"))
@@ -60,12 +64,7 @@ def speak(text: str, out: Path, *, video: bool = True, speed: int = 150) -> Path
     return out
 
 
-def wer(reference: str, hypothesis: str) -> float:
-    def words(text: str) -> list[str]:
-        return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-
-    ref = words(reference)
-    return Levenshtein.distance(ref, words(hypothesis)) / max(1, len(ref))
+wer = word_error_rate
 
 
 @dataclass
@@ -141,3 +140,54 @@ def tiny_marian(folder: Path, corpus: list[str]) -> Path:
     torch.manual_seed(0)  # the same random weights every run, so outputs do not flake
     MarianMTModel(config).save_pretrained(folder)
     return folder
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_prefect_server(home: Path) -> Iterator[str]:
+    """A real Prefect server on loopback (SQLite under ``home``); yields its API URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": "",
+    }
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    with open(home / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"Prefect server did not start: {(home / 'server.log').read_text()}"
+                    )
+                time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False

@@ -198,7 +198,7 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
     if decision is not None:
         report = dataclasses.replace(report, similar=decision)
     if advice is not None:
-        report = dataclasses.replace(report, recommendation=advice[1].to_json())
+        report = dataclasses.replace(report, recommendation=advice[1])
     if reuse and old is not None:
         share = reuse.reused_seconds / max(fingerprint.duration, 1e-6)
         report = dataclasses.replace(

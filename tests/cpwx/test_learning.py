@@ -49,13 +49,16 @@ def test_estimates_ratings_reports_and_a_damaged_model(
     assert predicted.code == 0, predicted.stderr
     assert predicted.json["estimate"]["seconds"] > 0
 
-    job = run_cli("run", str(SAMPLE), "--json", env=cli_env)
+    spoken = str(SAMPLE.with_suffix(".txt"))
+    job = run_cli("run", str(SAMPLE), "--json", "--reference", spoken, env=cli_env)
     assert job.code == 0, job.stderr
     assert job.json["estimate_seconds"] > 0 and job.json["wall_seconds"] > 0
+    assert 0 <= job.json["wer"] < 0.5
     history = CacheManager(cache).job_history()
     assert history[-1].job_id == job.json["job_id"]
     assert history[-1].estimate_seconds == job.json["estimate_seconds"]
     assert history[-1].outcome.asr_confidence and history[-1].features.speech_rate_wpm
+    assert history[-1].outcome.wer == job.json["wer"]
 
     assert run_cli("rate", job.json["job_id"], "4", env=cli_env).code == 0
     assert run_cli("rate", "no-such-job", "4", env=cli_env).code == 1
