@@ -137,14 +137,18 @@ def make_media(folder: Path, n: int, rng: random.Random) -> Media:
 
 def run_job(
     media: Media, base: dict[str, Any], settings: dict[str, Any], no_cache: bool = False
-) -> tuple[JobResult, float]:
-    """One real job in this process; its result and the WER of what it heard. Settings go
-    through the environment, where the flow reads them too."""
+) -> tuple[JobResult, float, float]:
+    """One real job in this process: its result, the WER of what it heard and its mean ASR
+    confidence (read before the next job overwrites its outputs). Settings go through the
+    environment, where the flow reads them too."""
     os.environ.update({k.upper(): str(v) for k, v in {**base, **settings}.items()})
     request = JobRequest(media.path, out=media.path.parent / "out", no_cache=no_cache)
     result = execute(request, load_settings())
     heard = json.loads(Path(result.outputs["json"]).read_text())
-    return result, wer(media.text, " ".join(s["text"] for s in heard["segments"]))
+    segments = [s for s in heard["segments"] if s.get("confidence") is not None]
+    length = sum(s["end"] - s["start"] for s in segments)
+    confidence = sum(s["confidence"] * (s["end"] - s["start"]) for s in segments) / length
+    return result, wer(media.text, " ".join(s["text"] for s in heard["segments"])), confidence
 
 
 def naive_seconds(train: list[JobRecord], r: JobRecord) -> float:
@@ -174,7 +178,7 @@ def collect(work: Path, base: dict[str, Any], jobs: int) -> dict[str, Media]:
             "whisper_batch_size": rng.choice([4, 16]),
             "asr_denoise": rng.random() < 0.4,
         }
-        result, error = run_job(media, base, chosen)
+        result, error, _ = run_job(media, base, chosen)
         by_id[result.job_id] = media
         print(
             f"job {i + 1}/{jobs}: {media.seconds:.0f} s audio, snr {media.snr_db}, {chosen}: "
@@ -223,16 +227,12 @@ def score_recommendations(
             if advice
             else DEFAULTS
         )
-        default, wer_default = run_job(media, base, DEFAULTS, no_cache=True)
-        chosen, wer_chosen = (
+        default, wer_default, conf_default = run_job(media, base, DEFAULTS, no_cache=True)
+        chosen, wer_chosen, conf_chosen = (
             run_job(media, base, rec, no_cache=True)
             if advice
-            else (
-                default,
-                wer_default,
-            )
+            else (default, wer_default, conf_default)
         )
-        conf_default, conf_chosen = mean_confidence(default), mean_confidence(chosen)
         meets = conf_chosen >= target
         cheaper = asr_seconds(chosen) <= asr_seconds(default) * 1.05
         rows.append(
@@ -318,13 +318,6 @@ def main() -> None:
     if args.json:
         summary = {"time_mape": learned, "naive_mape": naive, "spearman": rho}
         print(json.dumps({**summary, "train": trained.to_json(), "recommendations": rows}))
-
-
-def mean_confidence(result: JobResult) -> float:
-    heard = json.loads(Path(result.outputs["json"]).read_text())
-    segs = [s for s in heard["segments"] if s.get("confidence") is not None]
-    length = sum(s["end"] - s["start"] for s in segs)
-    return sum(s["confidence"] * (s["end"] - s["start"]) for s in segs) / length if length else 0.0
 
 
 if __name__ == "__main__":
