@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     ml_training_data_retention_days: int = Field(365, ge=1)
     ml_min_samples_for_prediction: int = Field(10, ge=1)
     ml_fallback_to_default: bool = True
-    ml_quality_target: float = Field(0.55, ge=0, le=1)  # ours: mean ASR confidence to reach
+    ml_quality_target: float = Field(0.65, ge=0, le=1)  # ours: mean ASR confidence to reach
 
     # --- orchestration ---
     store_fast_path: bool = True

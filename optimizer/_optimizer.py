@@ -44,6 +44,7 @@ __all__ = [
 STAGES = ("demux", "fingerprint", "asr", "glossary", "translation", "subtitles")
 _PARAMS = {"n_estimators": 120, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.9}
 _FOLDS = 5
+_TIME_TOLERANCE = 1.05  # predicted times this close are a tie
 
 
 class OptimizerError(Exception):
@@ -54,7 +55,7 @@ class OptimizerError(Exception):
 class OptimizerPolicy:
     min_samples: int = 10  # ML_MIN_SAMPLES_FOR_PREDICTION
     confidence_threshold: float = 0.80  # ML_CONFIDENCE_THRESHOLD
-    quality_target: float = 0.55  # ML_QUALITY_TARGET (ours): mean ASR confidence to reach
+    quality_target: float = 0.65  # ML_QUALITY_TARGET (ours): mean ASR confidence to reach
 
 
 @dataclass(frozen=True)
@@ -354,7 +355,9 @@ class MLOptimizer:
         meeting = [o for o in options if o[3] >= self.policy.confidence_threshold]
         if not meeting:
             return None
-        best = min(meeting, key=lambda o: (o[1], -o[2]))
+        # Within timing noise of the cheapest, the likeliest to sound right.
+        cheapest = min(o[1] for o in meeting)
+        best = max((o for o in meeting if o[1] <= cheapest * _TIME_TOLERANCE), key=lambda o: o[2])
         c, seconds, expected, chance = best
         return Recommendation(
             c,
