@@ -226,8 +226,9 @@ def _advise(
     chosen, why = advised
     log.info("optimizer: %s: %s", why.reason, why.candidate)
     audio = fingerprint.audio_hash
-    link = link or CutLink(audio, plan.film(audio))
-    plan.store.cuts.put(dataclasses.replace(link, asr=chosen.key_parts()))
+    if plan.store.enabled:
+        link = link or CutLink(audio, plan.film(audio))
+        plan.store.cuts.put(dataclasses.replace(link, asr=chosen.key_parts()))
     return advised
 
 
