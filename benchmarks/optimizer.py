@@ -1,9 +1,9 @@
 """The optimizer against real job history: time estimates, confidence, recommendations.
 
-    .venv/bin/python benchmarks/optimizer.py [--jobs 36] [--json]
+    .venv/bin/python benchmarks/optimizer.py [--jobs 60] [--json]
 
 Real jobs (WhisperX tiny.en, in one process on Prefect's ephemeral server) on generated
-espeak-ng speech of varied length (15-120 s), speaking rate (120-210 wpm) and background (none,
+espeak-ng speech of varied length (10-150 s), speaking rate (120-210 wpm) and background (none,
 or pink noise 20, 10, 5 or 0 dB under the speech), with varied settings (beam 1 or 5, batch 4 or
 16, denoising off or on), build the job history. 30% of the jobs are held out; the optimizer
 trains on the rest and is scored on them, side by side with the naive baseline (median seconds
@@ -172,7 +172,7 @@ def collect(work: Path, base: dict[str, Any], jobs: int) -> dict[str, Media]:
     for i in range(jobs):
         folder = work / f"job{i:02d}"
         folder.mkdir()
-        media = make_media(folder, rng.randint(3, 22), rng)
+        media = make_media(folder, rng.randint(3, 30), rng)
         chosen = {
             "whisper_beam_size": rng.choice([1, 5]),
             "whisper_batch_size": rng.choice([4, 16]),
@@ -255,7 +255,7 @@ def score_recommendations(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--jobs", type=int, default=36, help="jobs in the history (>= 30)")
+    ap.add_argument("--jobs", type=int, default=60, help="jobs in the history (>= 30)")
     ap.add_argument("--json", action="store_true", help="also print the rows as JSON")
     args = ap.parse_args()
     began = time.perf_counter()

@@ -79,3 +79,34 @@ def test_estimates_ratings_reports_and_a_damaged_model(
     )
     assert strict.code == 1 and "ML_FALLBACK_TO_DEFAULT=false" in strict.stderr
     assert len(strict.stderr.strip().splitlines()) == 1 and "Traceback" not in strict.stderr
+
+
+def test_settings_left_alone_are_chosen_by_a_confident_optimizer(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """History where beam 1 is as good as beam 5 for half the ASR time: a job whose user set
+    nothing runs with beam 1, and its re-run finds that transcript."""
+    cache = Path(cli_env["CACHE_DIR"])
+    store = CacheManager(cache)
+    rng = random.Random(7)
+    for i in range(40):
+        duration, beam, denoise = rng.uniform(20, 120), rng.choice([1, 5]), rng.random() < 0.3
+        asr = duration * (0.04 if beam == 1 else 0.08) * (1.3 if denoise else 1.0)
+        features = JobFeatures(
+            duration, 16000, rng.uniform(10, 60), 30.0, model="tiny.en", beam_size=beam,
+            denoise=denoise,
+        )  # fmt: skip
+        confidence = (0.7 if denoise else 0.8) + rng.gauss(0, 0.01)
+        outcome = JobOutcome({"asr": asr}, asr + 1.0, asr_confidence=confidence)
+        store.record_job(JobRecord(f"h{i}", "2026-11-20T10:00:00Z", f"{i:064x}", features, outcome))
+    assert run_cli("optimizer", "train", env=cli_env).code == 0
+    first = run_cli("run", str(SAMPLE), "--json", env=cli_env)
+    assert first.code == 0, first.stderr
+    advice = first.json["stages"]["asr"]["recommendation"]
+    assert advice["candidate"]["beam_size"] == 1 and not advice["candidate"]["denoise"]
+    assert advice["confidence"] >= 0.8 and advice["expected_confidence"] >= 0.65
+    again = run_cli("run", str(SAMPLE), "--json", env=cli_env)
+    assert again.json["stages"]["asr"]["cache"] == "hit"
+    pinned = run_cli("run", str(SAMPLE), "--json", env={**cli_env, "WHISPER_BEAM_SIZE": "5"})
+    assert pinned.json["stages"]["asr"]["cache"] == "miss"  # the user's choice: no advice
+    assert pinned.json["stages"]["asr"]["recommendation"] is None
