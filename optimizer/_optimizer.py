@@ -301,20 +301,23 @@ class MLOptimizer:
 
     # --- predicting ------------------------------------------------------------------------
     def predict(self, features: JobFeatures, asr_cached: bool = False) -> Prediction:
-        """The job's time (and ASR confidence): the models' when they are trusted and have
-        enough samples, else the naive baseline, else nothing."""
+        """The job's time (and ASR confidence): the models' when they are trusted, have enough
+        samples and beat the naive baseline on held-out jobs; else that baseline; else nothing."""
         models = self.load()
         if models is None:
             return Prediction(None, {}, None, 0.0, 0, "none")
         report = models.manifest["report"]
         samples, trust = int(report["samples"]), max(0.0, 1.0 - float(report["time_mape"]))
+        better = float(report["time_mape"]) <= float(report["baseline_mape"])
         learned = samples >= self.policy.min_samples and trust >= self.policy.confidence_threshold
+        learned = learned and better
         stages = (
             _stage_estimates(models, features, asr_cached)
             if learned
             else _baseline(models, features, asr_cached)
         )
-        quality = _expected_confidence(models, features) if learned else None
+        enough = samples >= self.policy.min_samples
+        quality = _expected_confidence(models, features) if enough else None
         seconds = sum(stages.values()) + float(models.manifest["overhead"])
         base_trust = max(0.0, 1.0 - float(report["baseline_mape"]))
         return Prediction(
