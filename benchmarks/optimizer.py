@@ -47,7 +47,7 @@ from cpwx.job import JobRequest, JobResult, prepare  # noqa: E402
 from cpwx.learning import candidates  # noqa: E402
 from cpwx.pipeline import JOB_LOGGERS  # noqa: E402
 from cpwx.settings import load_settings  # noqa: E402
-from optimizer import MLOptimizer, OptimizerPolicy, with_history  # noqa: E402
+from optimizer import MLOptimizer, OptimizerPolicy, similar_jobs, with_history  # noqa: E402
 from tests.helpers import ffmpeg, wer  # noqa: E402
 
 WORDS = [
@@ -194,7 +194,7 @@ def score_time(
     """Held-out wall-time MAPE, learned and naive, and the confidence Spearman."""
     learned, naive, predicted, actual = [], [], [], []
     for r in held:
-        p = opt.predict(with_history(r.features, train))
+        p = opt.predict(with_history(r.features, similar_jobs(train)))
         wall = r.outcome.wall_seconds
         learned.append(abs((p.seconds or 0.0) - wall) / wall)
         naive.append(abs(naive_seconds(train, r) - wall) / wall)
@@ -217,7 +217,8 @@ def score_recommendations(
     for r, media in held:
         # What a job knows before its ASR: no speech rate, no code mixing yet.
         before = dataclasses.replace(r.features, speech_rate_wpm=None, code_mixing=None)
-        advice = opt.recommend(with_history(before, train), [c for c, _ in candidates(plan)])
+        described = with_history(before, similar_jobs(train))
+        advice = opt.recommend(described, [c for c, _ in candidates(plan)])
         rec = (
             {
                 "whisper_beam_size": advice.candidate.beam_size,

@@ -243,7 +243,8 @@ def run(
             reference=reference.expanduser().absolute() if reference else None,
         )
         with _stdout_to_stderr(), _progress(not as_json and not debug):
-            result = execute(request, settings, announce=not as_json)
+            # Like the progress bars, the estimate is for a person watching a terminal.
+            result = execute(request, settings, announce=not as_json and err.is_terminal)
     except USER_ERRORS as exc:
         if debug:
             raise

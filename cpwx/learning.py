@@ -31,7 +31,6 @@ from optimizer import (
     OptimizerPolicy,
     Prediction,
     Recommendation,
-    with_history,
 )
 
 from .job import JobError, JobPlan, JobResult
@@ -123,13 +122,12 @@ def estimate(plan: JobPlan, fingerprint: AudioFingerprint | None = None) -> Pred
     there is no history to go on or the optimizer is off."""
     opt = _checked(plan, "estimate")
     duration = fingerprint.duration if fingerprint else media.probe(plan.media).duration
-    if opt is None or not duration:
-        return None
+    if opt is None or opt.load() is None or not duration:
+        return None  # nothing is read from the store: a job that then fails changes nothing
     known = fingerprint.audio_hash if fingerprint else plan.known_audio_hash()
     fingerprint = fingerprint or (plan.store.fingerprint(known) if known else None)
-    history = plan.store.job_history(days=plan.settings.ml_training_data_retention_days)
     asr = plan.asr_for(known) if known else plan.asr
-    f = with_history(features(plan, asr, duration, fingerprint), history)
+    f = opt.with_history(features(plan, asr, duration, fingerprint))
     prediction = opt.predict(f, asr_cached=plan.would_hit_asr())
     return prediction if prediction.seconds is not None else None
 
@@ -164,8 +162,7 @@ def recommend(
     opt = _checked(plan, "recommendation")
     if opt is None:
         return None
-    history = plan.store.job_history(days=s.ml_training_data_retention_days)
-    f = with_history(features(plan, asr, fingerprint.duration, fingerprint), history)
+    f = opt.with_history(features(plan, asr, fingerprint.duration, fingerprint))
     options = candidates(plan)
     chosen = opt.recommend(f, [c for c, _ in options])
     if chosen is None:
@@ -205,12 +202,14 @@ def record(
         asr_cached=asr_report is not None and asr_report.cache == "hit",
     )
     reused = asr_report.reused_seconds if asr_report else 0.0
+    described = features(plan, asr, fingerprint.duration, fingerprint, transcript, reused)
+    opt = _checked(plan, "history features")
     plan.store.record_job(
         JobRecord(
             job_id=result.job_id,
             created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             audio_hash=fingerprint.audio_hash,
-            features=features(plan, asr, fingerprint.duration, fingerprint, transcript, reused),
+            features=opt.with_history(described) if opt is not None else described,
             outcome=outcome,
             estimate_seconds=result.estimate_seconds,
         )

@@ -1,6 +1,6 @@
 """Learning from job history which settings to use and how long a job will take. No Prefect."""
 
-from ._features import COLUMNS, MODEL_COSTS, matrix, with_history
+from ._features import COLUMNS, MODEL_COSTS, matrix, similar_jobs, with_history
 from ._optimizer import (
     STAGES,
     Candidate,
@@ -24,5 +24,6 @@ __all__ = [
     "Recommendation",
     "TrainReport",
     "matrix",
+    "similar_jobs",
     "with_history",
 ]

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from cache_store import JobFeatures, JobRecord
 
-__all__ = ["COLUMNS", "MODEL_COSTS", "matrix", "with_history"]
+__all__ = ["COLUMNS", "MODEL_COSTS", "matrix", "similar_jobs", "with_history"]
 
 # Relative compute of Whisper sizes (parameters, tiny = 1): how a catalog name becomes a number.
 MODEL_COSTS = {
@@ -68,26 +68,45 @@ def matrix(features: Sequence[JobFeatures]) -> npt.NDArray[np.float64]:
     return np.array([_row(f) for f in features], dtype=np.float64).reshape(-1, len(COLUMNS))
 
 
-def with_history(features: JobFeatures, history: Sequence[JobRecord]) -> JobFeatures:
-    """The spec's history features: jobs alike in language, model and noise (the same
-    background bucket, 10 dB wide) that computed their ASR; their mean confidence and speed."""
-    alike = [
-        r
-        for r in history
-        if not r.outcome.asr_cached
-        and r.features.model == features.model
-        and r.features.language == features.language
-        and abs(r.features.background_noise_level - features.background_noise_level) < 10
-    ]
-    confidences = [r.outcome.asr_confidence for r in alike if r.outcome.asr_confidence]
-    speeds = [
-        r.outcome.stage_seconds.get("asr", 0.0) / r.features.duration_seconds
-        for r in alike
-        if r.features.duration_seconds > 0
-    ]
+def _group(f: JobFeatures) -> str:
+    """Jobs alike for the spec's history features: model, language, noise (10 dB buckets)."""
+    noise = f.background_noise_level
+    bucket = "?" if math.isnan(noise) else str(int(noise // 10))
+    return f"{f.model}|{f.language}|{bucket}"
+
+
+def similar_jobs(history: Sequence[JobRecord]) -> dict[str, list[float | None]]:
+    """Per group of alike jobs that computed their ASR: how many, their mean confidence and
+    median ASR seconds per audio second. Kept with the trained models, so a job is described
+    without reading the history."""
+    groups: dict[str, list[JobRecord]] = {}
+    for r in history:
+        if not r.outcome.asr_cached:
+            groups.setdefault(_group(r.features), []).append(r)
+    out: dict[str, list[float | None]] = {}
+    for name, records in groups.items():
+        confidences = [r.outcome.asr_confidence for r in records if r.outcome.asr_confidence]
+        speeds = [
+            r.outcome.stage_seconds.get("asr", 0.0) / r.features.duration_seconds
+            for r in records
+            if r.features.duration_seconds > 0
+        ]
+        out[name] = [
+            len(records),
+            float(np.mean(confidences)) if confidences else None,
+            float(np.median(speeds)) if speeds else None,
+        ]
+    return out
+
+
+def with_history(
+    features: JobFeatures, similar: Mapping[str, Sequence[float | None]]
+) -> JobFeatures:
+    """``features`` with the spec's history features filled in from :func:`similar_jobs`."""
+    count, confidence, speed = similar.get(_group(features), (0, None, None))
     return dataclasses.replace(
         features,
-        similar_jobs_processed=len(alike),
-        avg_confidence_similar=float(np.mean(confidences)) if confidences else None,
-        avg_processing_time_similar=float(np.median(speeds)) if speeds else None,
+        similar_jobs_processed=int(count or 0),
+        avg_confidence_similar=confidence,
+        avg_processing_time_similar=speed,
     )

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from cache_store import JobFeatures, JobRecord, PayloadError, read_verified, write_verified
 
-from ._features import COLUMNS, matrix
+from ._features import COLUMNS, matrix, similar_jobs, with_history
 
 __all__ = [
     "STAGES",
@@ -184,6 +184,7 @@ class MLOptimizer:
             "columns": list(COLUMNS),
             "files": files,
             "quality_spread": spread,
+            "similar": similar_jobs(records),
             "report": report.to_json(),
         }
         write_verified(folder / "manifest.json", manifest)
@@ -292,6 +293,11 @@ class MLOptimizer:
             raise OptimizerError(f"optimizer model {folder}: {exc}; retrain") from exc
         self._loaded = models
         return models
+
+    def with_history(self, features: JobFeatures) -> JobFeatures:
+        """The spec's history features, from the jobs the live models were trained on."""
+        models = self.load()
+        return features if models is None else with_history(features, models.manifest["similar"])
 
     def status(self) -> dict[str, Any]:
         models = self.load()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cache_store import CacheManager, JobFeatures, JobOutcome, JobRecord
 
-from ..helpers import REPO, run_cli
+from ..helpers import REPO, faststart_copy, run_cli, tree_state
 
 SAMPLE = REPO / "samples" / "demo.mp4"
 
@@ -48,6 +48,15 @@ def test_estimates_ratings_reports_and_a_damaged_model(
     predicted = run_cli("optimizer", "predict", str(SAMPLE), "--json", env=cli_env)
     assert predicted.code == 0, predicted.stderr
     assert predicted.json["estimate"]["seconds"] > 0
+    # Media that probes but will not decode, after the estimate: the store is left as it was.
+    whole = faststart_copy(SAMPLE, tmp_path / "whole.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    before = tree_state(cache)
+    bad = run_cli("run", str(cut), env=cli_env)
+    assert bad.code == 1 and "truncated" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert tree_state(cache) == before
 
     spoken = str(SAMPLE.with_suffix(".txt"))
     job = run_cli("run", str(SAMPLE), "--json", "--reference", spoken, env=cli_env)
