@@ -55,7 +55,6 @@ def test_estimates_ratings_reports_and_a_damaged_model(
     before = tree_state(cache)
     bad = run_cli("run", str(cut), env=cli_env)
     assert bad.code == 1 and "truncated" in bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1
     assert tree_state(cache) == before
 
     spoken = str(SAMPLE.with_suffix(".txt"))
