@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -392,6 +393,15 @@ class CacheManager:
         removed: the two never interleave. Taken before the index lock, never inside it."""
         with exclusive(self.root / "payloads.lock"):
             yield
+
+    @contextmanager
+    def single_flight(self, key: CacheKey) -> Iterator[float]:
+        """Held while one process computes ``key``: another job on the same key waits here and
+        then finds the first one's result instead of computing it again. The kernel frees a
+        crashed holder's lock. Yields the seconds spent waiting."""
+        started = time.perf_counter()
+        with exclusive(self.root / "locks" / f"{key.digest}.lock"):
+            yield time.perf_counter() - started
 
     # --- stat fast path (layer 1) ---------------------------------------------------------
     def _source_file(self, stat: SourceStat) -> Path:

@@ -2,7 +2,8 @@
 
 On a miss, the audio may still be a new cut of a film already transcribed with these settings:
 then the cached segments inside the shared spans are reused, and only the rest is transcribed.
-What is transcribed goes in chunks, each stored as it finishes, so a killed job resumes.
+What is transcribed goes in chunks, each stored as it finishes, so a killed job resumes. Two
+jobs on the same audio and settings transcribe it once: the second waits for the first.
 """
 
 from __future__ import annotations
@@ -151,6 +152,20 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
     if lookup.hit and lookup.data is not None:
         return Transcript.from_dict(lookup.data), StageReport.of(lookup, started)
     plan.must_compute("asr")
+    with plan.store.single_flight(lookup.key) as waited:
+        if plan.store.contains(lookup.key):  # a concurrent job on this audio computed it
+            done = plan.store.get(lookup.key)
+            if done.hit and done.data is not None:
+                why = f"computed by a concurrent job on the same audio (waited {waited:.1f} s)"
+                report = dataclasses.replace(StageReport.of(done, started), reason=why)
+                return Transcript.from_dict(done.data), report
+        return _compute(plan, fingerprint, asr, lookup, started)
+
+
+def _compute(
+    plan: JobPlan, fingerprint: AudioFingerprint, asr: AsrSettings, lookup: Lookup, started: float
+) -> tuple[Transcript, StageReport]:
+    audio = fingerprint.audio_hash
     similar, old = _similar(plan, fingerprint, asr)
     adopted = _adopt(plan, similar) if similar and old is not None and not old.hit else None
     if adopted is not None:

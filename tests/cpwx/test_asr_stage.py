@@ -242,3 +242,31 @@ def test_settings_this_machine_cannot_reproduce_are_not_adopted(tmp_path: Path) 
     assert plan.adopt({"beam_size": 2}) is None
     if plan.asr.device == "cpu":
         assert plan.adopt({**parts, "compute_type": "float16"}) is None
+
+
+def test_two_concurrent_jobs_on_the_same_audio_transcribe_it_once(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    _scenes(tmp_path)
+    film = _cut(tmp_path, "film", list(range(6)))
+    env = {**os.environ, **cli_env}
+    jobs = [
+        subprocess.Popen(
+            [CPWX, "run", str(film), "--json", "--out", str(tmp_path / f"out{i}")],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    reports = [json.loads(job.communicate(timeout=600)[0]) for job in jobs]
+    stages = sorted((r["stages"]["asr"] for r in reports), key=lambda s: s["cache"])
+    assert [s["cache"] for s in stages] == ["hit", "miss"], stages
+    assert len(list((Path(cli_env["CACHE_DIR"]) / "asr").glob("*/*.json"))) == 1
+    texts = {
+        " ".join(s["text"] for s in json.loads(Path(r["outputs"]["json"]).read_text())["segments"])
+        for r in reports
+    }
+    assert len(texts) == 1  # both jobs give the one transcript
