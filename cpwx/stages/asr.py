@@ -153,7 +153,7 @@ def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, Stage
         return Transcript.from_dict(lookup.data), StageReport.of(lookup, started)
     plan.must_compute("asr")
     with plan.store.single_flight(lookup.key) as waited:
-        if plan.store.contains(lookup.key):  # a concurrent job on this audio computed it
+        if plan.would_hit(lookup.key):  # a concurrent job on this audio computed it
             done = plan.store.get(lookup.key)
             if done.hit and done.data is not None:
                 why = f"computed by a concurrent job on the same audio (waited {waited:.1f} s)"
