@@ -8,8 +8,7 @@ import json
 import os
 import sys
 import threading
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +34,8 @@ from .job import (
 from .optimizer_cli import app as optimizer_app
 from .optimizer_cli import rate
 from .pipeline import JOB_LOGGERS, run_pipeline, run_stage
+from .serve_cli import serve
+from .server import running_server, submit_job
 from .settings import Settings, load_settings
 from .tm_cli import app as tm_app
 
@@ -51,6 +52,7 @@ app.add_typer(glossary_app, name="glossary")
 app.add_typer(tm_app, name="tm")
 app.add_typer(optimizer_app, name="optimizer")
 app.command("rate")(rate)
+app.command("serve")(serve)
 
 
 @app.callback()
@@ -102,25 +104,6 @@ def _progress(enabled: bool) -> Iterator[None]:
         set_progress_listener(None)
 
 
-def _running_local_server(settings: Settings) -> str | None:
-    """A Prefect server already listening at LOCAL_PREFECT_SERVER (the default ``prefect server
-    start`` address), so jobs skip the ephemeral server's start-up and show in its UI."""
-    url = settings.local_prefect_server.rstrip("/")
-    if not url:
-        return None
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=0.5) as response:
-            return url if response.status == 200 else None
-    except (OSError, ValueError):
-        return None
-
-
-def _prefect_api_url() -> str | None:
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value() or None
-
-
 def _run_flow(request: JobRequest) -> dict[str, Any]:
     from flows.subtitle_job import subtitle_job
 
@@ -142,7 +125,7 @@ def execute(request: JobRequest, settings: Settings, announce: bool = False) -> 
     """Serve from the store when every stage hits; otherwise run the Prefect flow, after
     telling the user (``announce``) how long it should take."""
     plan = prepare(request, settings)
-    server = os.environ.get("PREFECT_API_URL") or _running_local_server(settings)
+    server = running_server(settings)
     if server:
         os.environ["PREFECT_API_URL"] = server
     elif settings.store_fast_path and plan.store.enabled:
@@ -171,9 +154,8 @@ def execute(request: JobRequest, settings: Settings, announce: bool = False) -> 
         if preload.is_alive():
             # Exiting mid-load (e.g. truncated media found by demux) aborts in CTranslate2.
             preload.join()
-    api = _prefect_api_url()
     return dataclasses.replace(
-        result, orchestration="prefect-server" if api else "prefect-ephemeral"
+        result, orchestration="prefect-server" if server else "prefect-ephemeral"
     )
 
 
@@ -198,53 +180,60 @@ def _summary(result: JobResult) -> None:
     )
 
 
-@app.command()
-def run(
-    media: Annotated[Path, typer.Argument(help="Video or audio file (anything ffmpeg reads).")],
-    workflow: Annotated[str, typer.Option(help=f"One of: {', '.join(WORKFLOWS)}.")] = "transcribe",
-    source_language: Annotated[
-        str | None, typer.Option(help="ISO 639-1 code of the dialogue (detected if omitted).")
-    ] = None,
-    target_language: Annotated[
-        str | None, typer.Option(help="ISO 639-1 code to translate into.")
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Whisper model from the catalog (default WHISPER_MODEL).")
-    ] = None,
-    movie_id: Annotated[str | None, typer.Option(help="Film id grouping jobs.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default out/<name>).")] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Recompute everything; still store fresh results.")
-    ] = False,
-    reference: Annotated[
-        Path | None,
-        typer.Option(help="The spoken text: the job's WER is reported and learned from."),
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
-    ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")] = False,
-) -> None:
-    """Subtitle one film: a first run computes, every later run reuses the cache."""
-    configure_logging(debug, JOB_LOGGERS)
+MediaArg = Annotated[Path, typer.Argument(help="Video or audio file (anything ffmpeg reads).")]
+WorkflowOpt = Annotated[str, typer.Option(help=f"One of: {', '.join(WORKFLOWS)}.")]
+SourceOpt = Annotated[
+    str | None, typer.Option(help="ISO 639-1 code of the dialogue (detected if omitted).")
+]
+TargetOpt = Annotated[str | None, typer.Option(help="ISO 639-1 code to translate into.")]
+ModelOpt = Annotated[
+    str | None, typer.Option(help="Whisper model from the catalog (default WHISPER_MODEL).")
+]
+MovieOpt = Annotated[str | None, typer.Option(help="Film id grouping jobs.")]
+OutOpt = Annotated[Path | None, typer.Option(help="Output folder (default out/<name>).")]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Recompute everything; still store fresh results.")
+]
+ReferenceOpt = Annotated[
+    Path | None,
+    typer.Option(help="The spoken text: the job's WER is reported and learned from."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")]
+
+
+def _request(
+    media: Path,
+    workflow: str,
+    source_language: str | None,
+    target_language: str | None,
+    model: str | None,
+    movie_id: str | None,
+    out: Path | None,
+    no_cache: bool,
+    reference: Path | None,
+) -> JobRequest:
     if workflow not in WORKFLOWS:
         raise fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
+    return JobRequest(
+        media=media.expanduser().absolute(),
+        workflow=workflow,
+        source_language=source_language,
+        target_language=target_language,
+        model=model,
+        movie_id=movie_id,
+        out=out.expanduser().absolute() if out else None,
+        no_cache=no_cache,
+        reference=reference.expanduser().absolute() if reference else None,
+    )
+
+
+def _finish(job: Callable[[], JobResult], as_json: bool, debug: bool) -> None:
+    """Run a job with progress on the terminal, then print its summary or its JSON; any
+    failure is one line (a traceback only with --debug)."""
     try:
-        settings = load_settings()
-        request = JobRequest(
-            media=media.expanduser().absolute(),
-            workflow=workflow,
-            source_language=source_language,
-            target_language=target_language,
-            model=model,
-            movie_id=movie_id,
-            out=out.expanduser().absolute() if out else None,
-            no_cache=no_cache,
-            reference=reference.expanduser().absolute() if reference else None,
-        )
         with _stdout_to_stderr(), _progress(not as_json and not debug):
-            # Like the progress bars, the estimate is for a person watching a terminal.
-            result = execute(request, settings, announce=not as_json and err.is_terminal)
+            result = job()
     except USER_ERRORS as exc:
         if debug:
             raise
@@ -257,6 +246,75 @@ def run(
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         _summary(result)
+
+
+@app.command()
+def run(
+    media: MediaArg,
+    workflow: WorkflowOpt = "transcribe",
+    source_language: SourceOpt = None,
+    target_language: TargetOpt = None,
+    model: ModelOpt = None,
+    movie_id: MovieOpt = None,
+    out: OutOpt = None,
+    no_cache: NoCacheOpt = False,
+    reference: ReferenceOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Subtitle one film: a first run computes, every later run reuses the cache."""
+    configure_logging(debug, JOB_LOGGERS)
+    request = _request(
+        media,
+        workflow,
+        source_language,
+        target_language,
+        model,
+        movie_id,
+        out,
+        no_cache,
+        reference,
+    )
+    # Like the progress bars, the estimate is for a person watching a terminal.
+    _finish(
+        lambda: execute(request, load_settings(), announce=not as_json and err.is_terminal),
+        as_json,
+        debug,
+    )
+
+
+@app.command()
+def submit(
+    media: MediaArg,
+    workflow: WorkflowOpt = "transcribe",
+    source_language: SourceOpt = None,
+    target_language: TargetOpt = None,
+    model: ModelOpt = None,
+    movie_id: MovieOpt = None,
+    out: OutOpt = None,
+    no_cache: NoCacheOpt = False,
+    reference: ReferenceOpt = None,
+    deployment: Annotated[
+        str, typer.Option(help="The subtitle-job deployment to trigger.")
+    ] = "subtitle-job/cpu",
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Trigger the subtitle-job deployment on the running Prefect server (`cpwx serve`) and
+    follow the run to its end: the same output as `cpwx run`, the work done by the workers."""
+    configure_logging(debug, JOB_LOGGERS)
+    request = _request(
+        media,
+        workflow,
+        source_language,
+        target_language,
+        model,
+        movie_id,
+        out,
+        no_cache,
+        reference,
+    )
+    _finish(lambda: submit_job(request, load_settings(), deployment), as_json, debug)
 
 
 def main() -> None:

@@ -86,7 +86,7 @@ def settings_or_fail() -> Settings:
 
 def emit(obj: Any) -> None:
     """The one JSON object a ``--json`` command prints on stdout."""
-    print(json.dumps(obj, default=str, ensure_ascii=False))
+    print(json.dumps(obj, default=str, ensure_ascii=False), flush=True)
 
 
 def configure_logging(debug: bool, loggers: tuple[str, ...]) -> None:

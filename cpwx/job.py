@@ -199,6 +199,18 @@ class StageReport:
         return cls(cache, seconds, reason, round(saved, 3), memory=memory)
 
     @classmethod
+    def from_json(cls, d: dict[str, Any]) -> StageReport:
+        memory, similar, advice = d.get("memory"), d.get("similar"), d.get("recommendation")
+        if memory is not None:
+            fields = {k: memory[k] for k in MemoryReport.__dataclass_fields__}
+            memory = MemoryReport(**{**fields, "reused_segments": tuple(fields["reused_segments"])})
+        if similar is not None:
+            similar = SimilarReport(**similar)
+        if advice is not None:
+            advice = Recommendation(**{**advice, "candidate": Candidate(**advice["candidate"])})
+        return cls(**{**d, "memory": memory, "similar": similar, "recommendation": advice})
+
+    @classmethod
     def skipped(cls, started: float, reason: str) -> StageReport:
         """A stage whose work was not needed because everything downstream is cached."""
         return cls("hit", round(time.perf_counter() - started, 3), reason)
@@ -242,20 +254,8 @@ class JobResult:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> JobResult:
         fields = {k: v for k, v in d.items() if k not in ("saved_seconds", "translation_memory")}
-        fields["stages"] = {k: _stage_from_json(v) for k, v in d["stages"].items()}
+        fields["stages"] = {k: StageReport.from_json(v) for k, v in d["stages"].items()}
         return cls(**fields)
-
-
-def _stage_from_json(d: dict[str, Any]) -> StageReport:
-    memory, similar, advice = d.get("memory"), d.get("similar"), d.get("recommendation")
-    if memory is not None:
-        fields = {k: memory[k] for k in MemoryReport.__dataclass_fields__}
-        memory = MemoryReport(**{**fields, "reused_segments": tuple(fields["reused_segments"])})
-    if similar is not None:
-        similar = SimilarReport(**similar)
-    if advice is not None:
-        advice = Recommendation(**{**advice, "candidate": Candidate(**advice["candidate"])})
-    return StageReport(**{**d, "memory": memory, "similar": similar, "recommendation": advice})
 
 
 def _check_language(code: str | None, known: set[str], what: str) -> None:

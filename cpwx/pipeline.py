@@ -21,7 +21,7 @@ from . import learning
 from .job import JobPlan, JobResult, StageReport
 from .stages import asr, demux, fingerprint, glossary, subtitles, translation
 
-__all__ = ["JOB_LOGGERS", "STAGES", "run_pipeline", "run_stage"]
+__all__ = ["JOB_LOGGERS", "STAGES", "Call", "run_pipeline", "run_stage"]
 
 STAGES: dict[str, Callable[..., tuple[Any, StageReport | None]]] = {
     "demux": demux.run,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 from itertools import accumulate
+from pathlib import Path
 
 from cache_store import CacheStats, CleanupReport
 from optimizer import Prediction
@@ -15,6 +16,7 @@ __all__ = [
     "cleanup_markdown",
     "human_bytes",
     "job_markdown",
+    "output_rows",
     "stats_html",
     "stats_markdown",
     "stats_text",
@@ -118,18 +120,37 @@ def estimate_markdown(estimate: Prediction) -> str:
 
 
 def job_markdown(result: JobResult) -> str:
-    estimate = f" (estimated {result.estimate_seconds:.1f} s)" if result.estimate_seconds else ""
     rows = "\n".join(
         f"| {name} | {rep.cache} | {rep.seconds:.2f} | {rep.saved_seconds:.1f} | {rep.reason} |"
         for name, rep in result.stages.items()
     )
     saved = sum(rep.saved_seconds for rep in result.stages.values())
+    if result.estimate_seconds:
+        off = result.wall_seconds / result.estimate_seconds - 1
+        timing = (
+            f"Estimated {result.estimate_seconds:.1f} s, took {result.wall_seconds:.2f} s "
+            f"({off:+.0%})"
+        )
+    else:
+        timing = f"Took {result.wall_seconds:.2f} s (no estimate: too little job history)"
     return (
         f"### Cache report: {result.media}\n\n"
         "| stage | cache | seconds | seconds saved | why |\n|---|---|---:|---:|---|\n"
-        f"{rows}\n\nWall time {result.wall_seconds:.2f} s{estimate}; the cache saved "
-        f"{saved:.1f} s."
+        f"{rows}\n\n{timing}; the cache saved {saved:.1f} s."
     )
+
+
+def output_rows(result: JobResult) -> list[dict[str, str | int]]:
+    """The job's files, for the Prefect table artifact."""
+    files = {**result.source_outputs, **result.outputs}
+    return [
+        {
+            "format": fmt,
+            "path": path,
+            "bytes": Path(path).stat().st_size if Path(path).is_file() else 0,
+        }
+        for fmt, path in files.items()
+    ]
 
 
 def _svg_lines(

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # --- orchestration ---
     store_fast_path: bool = True
     local_prefect_server: str = "http://127.0.0.1:4200/api"
+    # ours: where the GPU stages (ASR with diarization, translation-model inference) run:
+    # in the job's own process, or as the GPU_DEPLOYMENT flow on the gpu pool's worker.
+    gpu_stages: Literal["in-process", "gpu-pool"] = "in-process"
+    gpu_deployment: str = "gpu-stages/gpu"
 
     @property
     def cache_path(self) -> Path:

@@ -1,6 +1,7 @@
 """Prefect flows: each only composes tasks."""
 
 from .cache_cleanup import cache_cleanup
+from .gpu_stages import gpu_stages
 from .subtitle_job import subtitle_job
 
-__all__ = ["cache_cleanup", "subtitle_job"]
+__all__ = ["cache_cleanup", "gpu_stages", "subtitle_job"]

@@ -144,6 +144,11 @@ def _transcribe(
     return dataclasses.replace(first, segments=segments), round(resumed, 3)
 
 
+def needs_compute(plan: JobPlan, fingerprint: AudioFingerprint) -> bool:
+    """Whether ``run`` would transcribe: a cached transcript is not sent to a GPU worker."""
+    return not plan.would_hit(plan.asr_key(fingerprint.audio_hash))
+
+
 def run(plan: JobPlan, fingerprint: AudioFingerprint) -> tuple[Transcript, StageReport]:
     started = time.perf_counter()
     audio = fingerprint.audio_hash

@@ -47,8 +47,19 @@ def _translate(
     ]
 
 
-def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcript, StageReport]:
-    started = time.perf_counter()
+@dataclasses.dataclass(frozen=True)
+class _Lookups:
+    """A job's segments as memory queries, their matches, and those left to the model."""
+
+    settings: TranslationSettings
+    glossary: Glossary
+    queries: list[TmEntry]
+    matches: list[TmMatch | None]
+    todo: list[int]
+    off: str | None
+
+
+def _look_up(plan: JobPlan, audio_hash: str, transcript: Transcript) -> _Lookups:
     settings = plan.translation_settings(transcript.language)
     film = plan.film(audio_hash)
     glossary = plan.glossary(film)
@@ -75,10 +86,25 @@ def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcr
     )
     reuse = plan.store.tm.reuse_score
     todo = [i for i, m in enumerate(matches) if m is None or m.score < reuse]
+    return _Lookups(settings, glossary, queries, matches, todo, off)
+
+
+def needs_compute(plan: JobPlan, audio_hash: str, transcript: Transcript) -> bool:
+    """Whether ``run`` would call the model: a job served whole by the memory is not sent to a
+    GPU worker."""
+    return bool(_look_up(plan, audio_hash, transcript).todo)
+
+
+def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcript, StageReport]:
+    started = time.perf_counter()
+    found = _look_up(plan, audio_hash, transcript)
+    queries, matches, todo = found.queries, found.matches, found.todo
+    texts = [q.source for q in queries]
+    reuse = plan.store.tm.reuse_score
     if todo:
         plan.must_compute("translation")
     computing = time.perf_counter()
-    fresh = _translate(settings, [texts[i] for i in todo], glossary) if todo else []
+    fresh = _translate(found.settings, [texts[i] for i in todo], found.glossary) if todo else []
     seconds_each = (time.perf_counter() - computing) / max(1, len(todo))
     final = [m.target if m is not None else "" for m in matches]
     new_entries = []
@@ -99,7 +125,7 @@ def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcr
         else 0
     )
     result = Transcript(
-        language=target,
+        language=found.settings.target_language,
         segments=tuple(
             dataclasses.replace(seg, text=text, words=())
             for seg, text in zip(transcript.segments, final, strict=True)
@@ -107,4 +133,4 @@ def run(plan: JobPlan, audio_hash: str, transcript: Transcript) -> tuple[Transcr
     )
     memory = MemoryReport.of(matches, reuse, stored)
     saved = sum(m.entry.compute_seconds for m in matches if m is not None and m.score >= reuse)
-    return result, StageReport.of_memory(memory, started, off, saved)
+    return result, StageReport.of_memory(memory, started, found.off, saved)

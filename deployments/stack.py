@@ -1,0 +1,98 @@
+"""The whole local deployment, as ``cpwx serve`` runs it: a Prefect server on loopback, the
+pools, ``prefect deploy --all`` of prefect.yaml, and a worker per pool."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from ._service import PREFECT, Service, healthy, spawn
+from .pools import create_pools
+from .workers import start_workers
+
+__all__ = ["REPO", "Stack", "deploy", "running_stack", "start_server"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def start_server(port: int, logs: Path, database_url: str | None = None) -> tuple[Service, str]:
+    """``prefect server start`` on 127.0.0.1 (SQLite under PREFECT_HOME, or ``database_url``,
+    e.g. postgresql+asyncpg://...); returns it once healthy, with its API URL."""
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
+    if database_url:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
+    server = spawn(
+        "Prefect server",
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        logs / "server.log",
+    )
+    try:
+        server.wait_until(lambda: healthy(url), timeout=120)
+    except BaseException:
+        server.stop()
+        raise
+    return server, url
+
+
+def deploy(api_url: str, logs: Path) -> None:
+    """``prefect deploy --all`` from the repository root: every deployment in prefect.yaml,
+    schedules included, runs from this checkout."""
+    with (logs / "deploy.log").open("ab") as out:
+        done = subprocess.run(
+            [PREFECT, "--no-prompt", "deploy", "--all"],
+            cwd=REPO,
+            env={**os.environ, "PREFECT_API_URL": api_url},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    if done.returncode != 0:
+        tail = (logs / "deploy.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"prefect deploy failed:\n{tail}")
+
+
+@dataclass
+class Stack:
+    api_url: str
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def ui_url(self) -> str:
+        return self.api_url.removesuffix("/api")
+
+
+@contextmanager
+def running_stack(
+    port: int,
+    logs: Path,
+    gpu_slots: int,
+    gpu_stages: str = "gpu-pool",
+    database_url: str | None = None,
+) -> Iterator[Stack]:
+    """Everything up, then torn down (workers first) when the block ends. A server already
+    answering on ``port`` is used as it is and left running."""
+    logs.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{port}/api"
+    stack = Stack(url)
+    try:
+        if not healthy(url):
+            server, url = start_server(port, logs, database_url)
+            stack.services.append(server)
+        os.environ["PREFECT_API_URL"] = url  # for what this process starts or imports later
+        with temporary_settings({PREFECT_API_URL: url}):  # and for Prefect, already loaded
+            create_pools(gpu_slots)
+            deploy(url, logs)
+            stack.services.extend(start_workers(url, logs, gpu_stages))
+            yield stack
+    finally:
+        for service in reversed(stack.services):
+            service.stop()
