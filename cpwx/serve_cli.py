@@ -42,8 +42,9 @@ def serve(
     pool; print the UI's address, and stop everything on Ctrl-C. While it runs, `cpwx run`
     and `cpwx submit` use this server."""
     settings_or_fail()
-    from deployments import gpu_count, run_until_stopped, running_stack
+    from deployments import gpu_count, run_until_stopped, running_stack, stop_on_signals
 
+    stop_on_signals()
     folder = logs.expanduser().absolute()
     slots = gpu_slots if gpu_slots is not None else gpu_count()
     try:

@@ -2,7 +2,7 @@
 ``gpu`` work pools, the deployments, and a worker per pool. ``cpwx serve`` runs them all; the
 pieces also run alone: ``python -m deployments.pools``, ``python -m deployments.workers``."""
 
-from ._service import Service, healthy, run_until_stopped
+from ._service import Service, healthy, run_until_stopped, stop_on_signals
 from .pools import POOLS, create_pools, gpu_count
 from .stack import REPO, Stack, deploy, running_stack, start_server
 from .workers import start_workers
@@ -20,4 +20,5 @@ __all__ = [
     "running_stack",
     "start_server",
     "start_workers",
+    "stop_on_signals",
 ]

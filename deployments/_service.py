@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PREFECT", "Service", "healthy", "run_until_stopped", "spawn"]
+__all__ = ["PREFECT", "Service", "healthy", "run_until_stopped", "spawn", "stop_on_signals"]
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
@@ -71,13 +71,8 @@ def healthy(api_url: str) -> bool:
 
 
 def run_until_stopped(services: list[Service]) -> str:
-    """Hold the services until Ctrl-C or SIGTERM (or one of them exits), then stop them all,
-    last started first. Returns why it stopped."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    """Hold the services until Ctrl-C or SIGTERM (see ``stop_on_signals``), or until one of
+    them exits; then stop them all, last started first. Returns why it stopped."""
     why = "stopped"
     try:
         while why == "stopped":
@@ -91,5 +86,12 @@ def run_until_stopped(services: list[Service]) -> str:
     finally:
         for service in reversed(services):
             service.stop()
-        signal.signal(signal.SIGTERM, previous)
     return why
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt here, even where a shell started us with
+    SIGINT ignored; call before spawning, so the children get the default handling too (an
+    exec resets handled signals, but keeps ignored ones ignored)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)

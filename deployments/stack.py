@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +21,29 @@ __all__ = ["REPO", "Stack", "deploy", "running_stack", "start_server"]
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_server(port: int, logs: Path, database_url: str | None = None) -> tuple[Service, str]:
+def start_server(
+    port: int,
+    logs: Path,
+    database_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Service, str]:
     """``prefect server start`` on 127.0.0.1 (SQLite under PREFECT_HOME, or ``database_url``,
-    e.g. postgresql+asyncpg://...); returns it once healthy, with its API URL."""
+    e.g. postgresql+asyncpg://...), with ``env`` over ours; returns it once healthy, with its
+    API URL."""
     url = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
+    server_env = {
+        **os.environ,
+        **(env or {}),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": "",
+        "PREFECT_UI_API_URL": url,  # the UI's own calls; its default is port 4200's
+    }
     if database_url:
-        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
+        server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     server = spawn(
         "Prefect server",
         [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env,
+        server_env,
         logs / "server.log",
     )
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prefect.client.orchestration import get_client
 
-from ._service import PREFECT, Service, run_until_stopped, spawn
+from ._service import PREFECT, Service, run_until_stopped, spawn, stop_on_signals
 from .pools import POOLS
 
 __all__ = ["start_workers"]
@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--gpu-stages", choices=("gpu-pool", "in-process"), default="gpu-pool")
     parser.add_argument("--logs", type=Path, default=Path("logs"))
     args = parser.parse_args()
+    stop_on_signals()
     from prefect.settings import PREFECT_API_URL
 
     workers = start_workers(str(PREFECT_API_URL.value()), args.logs, args.gpu_stages)

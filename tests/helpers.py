@@ -6,12 +6,9 @@ import contextlib
 import json
 import multiprocessing
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,7 +139,7 @@ def tiny_marian(folder: Path, corpus: list[str]) -> Path:
     return folder
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -151,43 +148,10 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def running_prefect_server(home: Path) -> Iterator[str]:
     """A real Prefect server on loopback (SQLite under ``home``); yields its API URL."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_URL": "",
-    }
-    prefect = str(Path(sys.executable).with_name("prefect"))
-    with open(home / "server.log", "w") as log:
-        proc = subprocess.Popen(
-            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while not _healthy(url):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"Prefect server did not start: {(home / 'server.log').read_text()}"
-                    )
-                time.sleep(0.5)
-            yield url
-        finally:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+    from deployments import start_server
 
-
-def _healthy(url: str) -> bool:
+    server, url = start_server(free_port(), home, env={"PREFECT_HOME": str(home)})
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
+        yield url
+    finally:
+        server.stop()
