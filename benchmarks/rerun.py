@@ -11,18 +11,19 @@ import argparse
 import os
 import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _media import make_clip
+
+from deployments import start_server
+from tests.helpers import free_port
 
 VENV = Path(sys.executable).parent
 DIRECT = "whisperx direct (load + transcribe)"
@@ -39,28 +40,6 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
     return wall, usage.ru_maxrss / 1024
-
-
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": ""}
-    proc = subprocess.Popen(
-        [str(VENV / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    for _ in range(240):
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit("Prefect server did not start")
 
 
 def main() -> None:
@@ -86,7 +65,10 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
-    server, url = start_server(work / "server-home")
+    (work / "server-home").mkdir(parents=True)
+    server, url = start_server(
+        free_port(), work / "server-home", env={"PREFECT_HOME": str(work / "server-home")}
+    )
     embedded = {"CACHE_DIR": str(work / "cache-embedded")}
     served = {"CACHE_DIR": str(work / "cache-server"), "PREFECT_API_URL": url}
     # (row name, command, environment, start from an empty cache?) in the order they run.
@@ -115,8 +97,7 @@ def main() -> None:
                 peaks[name] = max(peaks[name], rss)
                 print(f"  round {round_ + 1}: {name}: {wall:.2f} s", file=sys.stderr)
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        server.wait(timeout=30)
+        server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     median = {name: statistics.median(w) for name, w in walls.items()}

@@ -10,6 +10,8 @@ import urllib.request
 from typing import Any, cast
 from uuid import UUID
 
+from engines.media import probe
+
 from .console import err
 from .job import JobError, JobRequest, JobResult, prepare, report_progress
 from .settings import Settings
@@ -46,6 +48,7 @@ def submit_job(request: JobRequest, settings: Settings, deployment: str) -> JobR
     """Trigger ``deployment`` with the request as its parameters and wait for the run; the
     request is checked here first, so a bad one fails before anything is queued."""
     prepare(request, settings)
+    probe(request.media)  # bad media fails here, before a run is queued
     api = running_server(settings)
     if api is None:
         raise JobError(

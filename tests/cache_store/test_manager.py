@@ -148,3 +148,31 @@ def test_damaged_index_names_the_fix_and_hits_still_serve(tmp_path: Path) -> Non
     assert cache.get_asr_result("a" * 64, CONFIG) == RESULT  # hits never open the index
     with pytest.raises(IndexDamagedError, match="cpwx cache rebuild-index"):
         cache.get_asr_result("b" * 64, CONFIG)
+
+
+def _hold_then_die(root: str, ready: str) -> None:
+    import os
+    import signal
+
+    manager = CacheManager(Path(root))
+    with manager.single_flight(CacheManager.asr_key("a" * 64, {"model": "m"})):
+        Path(ready).touch()
+        os.kill(os.getpid(), signal.SIGKILL)  # a crash while computing: no clean-up runs
+
+
+def test_a_crashed_single_flight_holder_does_not_block_the_next_job(tmp_path: Path) -> None:
+    import multiprocessing
+    import time
+
+    ready = tmp_path / "holding"
+    holder = multiprocessing.get_context("spawn").Process(
+        target=_hold_then_die, args=(str(tmp_path / "cache"), str(ready))
+    )
+    holder.start()
+    holder.join(timeout=60)
+    assert ready.exists() and holder.exitcode == -9
+    manager = CacheManager(tmp_path / "cache")
+    started = time.perf_counter()
+    with manager.single_flight(CacheManager.asr_key("a" * 64, {"model": "m"})) as waited:
+        assert waited < 1.0
+    assert time.perf_counter() - started < 1.0
