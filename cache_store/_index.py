@@ -35,12 +35,14 @@ __all__ = [
     "row_to_json",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS cache_index (
-    cache_key TEXT PRIMARY KEY,
+# No PRIMARY KEY or other ART index on cache_index: DuckDB 1.5's ART indexes can diverge from
+# their table after a writer is killed (found by tests/reliability/test_crash.py: every later
+# DELETE then fails with "Failed to delete all rows from index"), and a scan of this table is
+# cheap next to the work that reads it. Keys stay unique because ``upsert`` replaces.
+_CACHE_INDEX = """CREATE TABLE IF NOT EXISTS {name} (
+    cache_key TEXT NOT NULL,
     cache_type TEXT NOT NULL,
     audio_hash TEXT,
     file_path TEXT NOT NULL,
@@ -52,8 +54,11 @@ CREATE TABLE IF NOT EXISTS cache_index (
     ttl_days INTEGER DEFAULT 90,
     compute_seconds DOUBLE DEFAULT 0,
     metadata JSON
-);
-CREATE INDEX IF NOT EXISTS idx_audio_hash ON cache_index(audio_hash);
+);"""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+{cache_index}
 CREATE TABLE IF NOT EXISTS cache_events (
     ts TIMESTAMP NOT NULL,
     layer TEXT NOT NULL,
@@ -94,7 +99,28 @@ CREATE TABLE IF NOT EXISTS job_history (
     estimate_seconds DOUBLE,
     rating INTEGER
 );
-"""
+""".replace("{cache_index}", _CACHE_INDEX.format(name="cache_index"))
+
+
+def _drop_cache_index_art(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 to 3: the same rows, one per key, in a table without ART indexes (which
+    also heals an index that had diverged from its table)."""
+    keyed = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() "
+        "WHERE table_name = 'cache_index' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchone()
+    if not keyed or not keyed[0]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DROP INDEX IF EXISTS idx_audio_hash")
+    con.execute(_CACHE_INDEX.format(name="cache_index_v3"))
+    con.execute(
+        f"INSERT INTO cache_index_v3 ({_COLS}) SELECT {_COLS} FROM cache_index "
+        "QUALIFY row_number() OVER (PARTITION BY cache_key ORDER BY created_at DESC) = 1"
+    )
+    con.execute("DROP TABLE cache_index")
+    con.execute("ALTER TABLE cache_index_v3 RENAME TO cache_index")
+    con.execute("COMMIT")
 
 
 # What a memory entry costs, roughly: its texts plus a row's overhead in the index.
@@ -175,7 +201,7 @@ class IndexSession:
                     **{c: getattr(r, c) for c in COLUMNS},
                     "metadata": json.dumps(r.metadata, sort_keys=True),
                 }
-                for r in rows
+                for r in {r.cache_key: r for r in rows}.values()  # the last for a key wins
             ]
         )
         if table.num_rows == 0:
@@ -183,7 +209,10 @@ class IndexSession:
         self.con.register("incoming_rows", table)
         try:
             self.con.execute(
-                f"INSERT OR REPLACE INTO cache_index ({_COLS}) SELECT {_COLS} FROM incoming_rows"
+                "DELETE FROM cache_index WHERE cache_key IN (SELECT cache_key FROM incoming_rows)"
+            )
+            self.con.execute(
+                f"INSERT INTO cache_index ({_COLS}) SELECT {_COLS} FROM incoming_rows"
             )
         finally:
             self.con.unregister("incoming_rows")
@@ -410,6 +439,7 @@ class Index:
             try:
                 if not self._schema_ready:
                     con.execute(_SCHEMA)
+                    _drop_cache_index_art(con)
                     con.execute(
                         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                         [str(SCHEMA_VERSION)],

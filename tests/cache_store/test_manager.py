@@ -176,3 +176,29 @@ def test_a_crashed_single_flight_holder_does_not_block_the_next_job(tmp_path: Pa
     with manager.single_flight(CacheManager.asr_key("a" * 64, {"model": "m"})) as waited:
         assert waited < 1.0
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_schema_2_index_drops_its_art_and_keeps_every_row(tmp_path: Path) -> None:
+    import duckdb
+
+    cache = CacheManager(tmp_path)
+    for i in range(3):
+        cache.set_asr_result(f"{i}" * 64, {"model": "m"}, {"segments": []})
+    with cache.session():
+        pass
+    con = duckdb.connect(str(tmp_path / "index.duckdb"))  # as schema 2 made it
+    con.execute("ALTER TABLE cache_index ADD PRIMARY KEY (cache_key)")
+    con.execute("CREATE INDEX idx_audio_hash ON cache_index(audio_hash)")
+    con.close()
+    reopened = CacheManager(tmp_path)
+    with reopened.session() as s:
+        assert len(s.rows()) == 3
+        keyed = s.con.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'cache_index' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        ).fetchone()
+        indexes = s.con.execute(
+            "SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'cache_index'"
+        ).fetchone()
+    assert keyed == (0,) and indexes == (0,)
+    assert reopened.get_asr_result("0" * 64, {"model": "m"}) == {"segments": []}
