@@ -211,9 +211,7 @@ class IndexSession:
             self.con.execute(
                 "DELETE FROM cache_index WHERE cache_key IN (SELECT cache_key FROM incoming_rows)"
             )
-            self.con.execute(
-                f"INSERT INTO cache_index ({_COLS}) SELECT {_COLS} FROM incoming_rows"
-            )
+            self.con.execute(f"INSERT INTO cache_index ({_COLS}) SELECT {_COLS} FROM incoming_rows")
         finally:
             self.con.unregister("incoming_rows")
 
@@ -434,7 +432,7 @@ class Index:
 
     @contextmanager
     def session(self) -> Iterator[IndexSession]:
-        with exclusive(self.lock_path):
+        with exclusive(self.lock_path), self._damage_named():
             con = self._open()
             try:
                 if not self._schema_ready:
@@ -455,6 +453,21 @@ class Index:
             finally:
                 con.close()
 
+    @contextmanager
+    def _damage_named(self) -> Iterator[None]:
+        """A block that fails its checksum while being read is damage, like a file that will
+        not open: one error that names the fix."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "corrupt" not in message.lower():
+                raise
+            raise IndexDamagedError(
+                f"cache index {self.path} is damaged ({message[:120]}): "
+                "run `cpwx cache rebuild-index` to rebuild it from the payloads"
+            ) from exc
+
     def _open(self) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.02
@@ -462,9 +475,11 @@ class Index:
             try:
                 return duckdb.connect(str(self.path))
             except duckdb.Error as exc:
-                if "lock" not in str(exc).lower():
+                # Another process holds the file: "Could not set lock on file ... Conflicting
+                # lock is held". Anything else (say "block checksum mismatch") is damage.
+                if "could not set lock" not in str(exc).lower():
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
-                    raise IndexDamagedError(
+                    raise IndexDamagedError(  # not opening is damage, whatever DuckDB says
                         f"cache index {self.path} is unreadable ({first}): "
                         "run `cpwx cache rebuild-index` to rebuild it from the payloads"
                     ) from exc

@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from ._index import Index, IndexRow
+from ._index import Index, IndexDamagedError, IndexRow
 from ._keys import Layer
 from ._locks import exclusive
 from ._manager import CacheManager, _parse
@@ -518,7 +518,7 @@ def _salvage_memory(index: Index, old: Path) -> None:
         with index.session() as s:
             s.con.execute("ATTACH '" + str(old).replace("'", "''") + "' AS old (READ_ONLY)")
             s.con.execute("INSERT OR IGNORE INTO tm_entries SELECT * FROM old.tm_entries")
-    except duckdb.Error as exc:
+    except (duckdb.Error, IndexDamagedError) as exc:
         log.warning("translation memory not recovered from %s: %s", old, str(exc).splitlines()[0])
 
 
