@@ -497,8 +497,10 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
             )
         language = "en"
 
-    def optional(kind: str, path: Path | None) -> ResolvedModel | None:
-        return None if path is None else resolve_model(kind, str(path), {}, store.models_dir, kind)
+    def optional(kind: str, path: Path | None, variable: str) -> ResolvedModel | None:
+        if path is None:
+            return None
+        return resolve_model(kind, str(path), {}, store.models_dir, variable)
 
     if settings.align_model_dir is not None:
         check_alignment_ready()
@@ -518,8 +520,10 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
         threads=settings.threads,
         segment_seconds=settings.asr_segment_seconds,
         denoise=settings.asr_denoise,
-        align_model=optional("alignment", settings.align_model_dir),
-        diarization_model=optional("pyannote", settings.diarization_model_dir),
+        align_model=optional("alignment", settings.align_model_dir, "ALIGN_MODEL_DIR"),
+        diarization_model=optional(
+            "pyannote", settings.diarization_model_dir, "DIARIZATION_MODEL_DIR"
+        ),
     )
     translation_model = (
         resolve_model(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from cache_store import GlossaryPolicy, TmPolicy
 
@@ -40,7 +41,18 @@ class Settings(BaseSettings):
     whisper_model: str = "tiny.en"
     whisper_model_catalog: dict[str, Path] = Field(default_factory=dict)
     whisper_device: Literal["auto", "cpu", "cuda"] = "auto"
-    whisper_compute_type: str = "auto"
+    whisper_compute_type: Literal[
+        "auto",
+        "default",
+        "int8",
+        "int8_float32",
+        "int8_float16",
+        "int8_bfloat16",
+        "int16",
+        "float16",
+        "bfloat16",
+        "float32",
+    ] = "auto"  # CTranslate2's quantizations
     whisper_batch_size: int = Field(8, ge=1)
     whisper_beam_size: int = Field(5, ge=1)
     whisper_best_of: int = Field(5, ge=1)
@@ -102,6 +114,27 @@ class Settings(BaseSettings):
     gpu_stages: Literal["in-process", "gpu-pool"] = "in-process"
     gpu_deployment: str = "gpu-stages/gpu"
 
+    @field_validator("cache_dir")
+    @classmethod
+    def _a_folder(cls, value: Path) -> Path:
+        if value.expanduser().exists() and not value.expanduser().is_dir():
+            raise ValueError("exists and is not a folder")
+        return value
+
+    @field_validator("local_prefect_server")
+    @classmethod
+    def _an_api_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("not an http(s) URL (or empty, to use none)")
+        return value
+
+    @field_validator("gpu_deployment")
+    @classmethod
+    def _a_deployment_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[^/\s]+/[^/\s]+", value):
+            raise ValueError("not a deployment name of the form flow-name/deployment-name")
+        return value
+
     @property
     def cache_path(self) -> Path:
         return self.cache_dir.expanduser()
@@ -159,6 +192,10 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     path = env_file or Path(os.environ.get("CPWX_CONFIG", DEFAULT_ENV_FILE))
     try:
         return Settings(_env_file=path if path.exists() else None, **overrides)  # type: ignore[call-arg]
+    except SettingsError as exc:  # a value that does not even parse (JSON for a mapping)
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = match.group(1).upper() if match else "settings"
+        raise ConfigError(f"bad configuration value for {name}: {exc}") from exc
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err["loc"] else "settings"
