@@ -98,6 +98,13 @@ HOSTILE: dict[str, Callable[[Path, Path], Path]] = {
             {n: d.replace(b"hello", b"HELLO") for n, d in m.items() if n.startswith("asr/")}
         ),
     ),
+    "one of two entries tampered": lambda a, t: _rebuilt(
+        a,
+        t,
+        lambda m: m.update(
+            {n: m[n].replace(b"hello", b"HELLO") for n in [k for k in sorted(m) if "asr/" in k][:1]}
+        ),
+    ),
     "newer schema": lambda a, t: _rebuilt(
         a,
         t,
