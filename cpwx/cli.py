@@ -180,7 +180,11 @@ def _summary(result: JobResult) -> None:
     )
 
 
-MediaArg = Annotated[Path, typer.Argument(help="Video or audio file (anything ffmpeg reads).")]
+MediaArg = Annotated[
+    # Checked by the job (one-line errors), not by click's multi-line box.
+    Path,
+    typer.Argument(help="Video or audio file (anything ffmpeg reads).", readable=False),
+]
 WorkflowOpt = Annotated[str, typer.Option(help=f"One of: {', '.join(WORKFLOWS)}.")]
 SourceOpt = Annotated[
     str | None, typer.Option(help="ISO 639-1 code of the dialogue (detected if omitted).")
@@ -237,11 +241,12 @@ def _finish(job: Callable[[], JobResult], as_json: bool, debug: bool) -> None:
     except USER_ERRORS as exc:
         if debug:
             raise
-        raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise fail(str(exc) or type(exc).__name__) from None
     except Exception as exc:
         if debug:
             raise
-        raise fail(f"{type(exc).__name__}: {exc} (run with --debug for details)") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise fail(f"{type(exc).__name__}: {first} (run with --debug for details)") from None
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cache_store import (
     ArchiveError,
@@ -67,8 +68,13 @@ USER_ERRORS = (
 )
 
 
+# Control characters (a newline in a file name) would break the one-line error: shown escaped.
+_ESCAPES = {c: ascii(chr(c))[1:-1] for c in (*range(32), 127)}
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]cpwx: error:[/red] {message}", highlight=False, soft_wrap=True)
+    shown = escape(message.strip().translate(_ESCAPES))
+    err.print(f"[red]cpwx: error:[/red] {shown}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

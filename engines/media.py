@@ -65,6 +65,13 @@ def _last_line(stderr: str) -> str:
     return lines[-1] if lines else "unknown error"
 
 
+def _seconds(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 def probe(path: Path) -> MediaInfo:
     check_source(path)
     proc = subprocess.run(
@@ -89,59 +96,65 @@ def probe(path: Path) -> MediaInfo:
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     if not audio:
         raise MediaError(f"{path}: no audio stream")
+    codec = audio[0].get("codec_name")
+    if codec in (None, "unknown", "none"):
+        tag = audio[0].get("codec_tag_string") or "no codec id"
+        raise MediaError(f"{path}: audio codec not supported by this ffmpeg ({tag})")
     # The audio stream's own duration: a video track can outlast it by a frame or two.
     duration = audio[0].get("duration") or info.get("format", {}).get("duration")
+    claimed = _seconds(info.get("format", {}).get("duration"))
+    longest = max((_seconds(st.get("duration")) or 0.0 for st in streams), default=0.0)
+    if claimed and longest and claimed > longest * 1.1 + 60:
+        raise MediaError(
+            f"{path}: damaged container (it claims {claimed:.0f} s, its streams last "
+            f"{longest:.1f} s)"
+        )
     return MediaInfo(
         path=path,
-        duration=float(duration) if duration not in (None, "N/A") else None,
-        audio_codec=str(audio[0].get("codec_name", "unknown")),
+        duration=_seconds(duration),
+        audio_codec=str(codec),
         has_video=any(s.get("codec_type") == "video" for s in streams),
     )
+
+
+def _ffmpeg(src: Path, dst: Path, *args: str, failure: str) -> str:
+    """Run ffmpeg from ``src`` to ``dst``; on failure nothing is left at ``dst`` and the
+    error reads "{src}: {failure} (ffmpeg's last line)". Returns ffmpeg's other complaints."""
+    proc = subprocess.run(
+        [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(src), *args, str(dst)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        dst.unlink(missing_ok=True)
+        raise MediaError(f"{src}: {failure} ({_last_line(proc.stderr)})")
+    return proc.stderr
 
 
 def demux(path: Path, wav_path: Path) -> Path:
     """Decode the first audio stream of anything ffmpeg reads to 16 kHz mono s16 WAV."""
     info = probe(path)
     wav_path.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [
-            _tool("ffmpeg"),
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(path),
-            "-map",
-            "0:a:0",
-            "-vn",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-c:a",
-            "pcm_s16le",
-            "-f",
-            "wav",
-            str(wav_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    complaints = _ffmpeg(
+        path,
+        wav_path,
+        *("-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE)),
+        *("-c:a", "pcm_s16le", "-f", "wav"),
+        failure="cannot decode audio",
     )
-    if proc.returncode != 0:
-        wav_path.unlink(missing_ok=True)
-        raise MediaError(f"{path}: cannot decode audio ({_last_line(proc.stderr)})")
     with wave.open(str(wav_path), "rb") as w:
         decoded = w.getnframes() / w.getframerate()
+    problem = None
     if decoded <= 0:
+        problem = "audio stream decodes to nothing"
+    elif "partial file" in complaints:  # the container's index points past the file's end
+        problem = f"truncated media (the file ends {decoded:.1f} s into its audio)"
+    elif info.duration and decoded < info.duration * _MIN_DECODED_SHARE - 1.0:
+        problem = f"truncated media (decoded {decoded:.1f} s of a claimed {info.duration:.1f} s)"
+    if problem:
         wav_path.unlink(missing_ok=True)
-        raise MediaError(f"{path}: audio stream decodes to nothing")
-    if info.duration and decoded < info.duration * _MIN_DECODED_SHARE - 1.0:
-        wav_path.unlink(missing_ok=True)
-        raise MediaError(
-            f"{path}: truncated media (decoded {decoded:.1f} s of a claimed {info.duration:.1f} s)"
-        )
+        raise MediaError(f"{path}: {problem}")
     return wav_path
 
 
@@ -151,26 +164,10 @@ def denoise(wav_path: Path, out_path: Path, noise_floor_dbfs: float) -> Path:
     the noise alone. Whisper copes with much noise by itself, so whether this helps a source
     is for the optimizer to learn."""
     floor = min(-20.0, max(-80.0, noise_floor_dbfs + 2.0))  # afftdn's range for ``nf``
-    proc = subprocess.run(
-        [
-            _tool("ffmpeg"),
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(wav_path),
-            "-af",
-            f"afftdn=nr=30:nf={floor:.1f}",
-            "-c:a",
-            "pcm_s16le",
-            str(out_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    _ffmpeg(
+        wav_path,
+        out_path,
+        *("-af", f"afftdn=nr=30:nf={floor:.1f}", "-c:a", "pcm_s16le"),
+        failure="denoising failed",
     )
-    if proc.returncode != 0:
-        out_path.unlink(missing_ok=True)
-        raise MediaError(f"{wav_path}: denoising failed ({_last_line(proc.stderr)})")
     return out_path
