@@ -3,6 +3,7 @@
 from ._align import ITEM_SECONDS, Alignment, Span, align, best_alignment, subhashes
 from ._archive import ArchiveError, ImportReport, export_archive, import_archive
 from ._cuts import CutLink, CutLinks
+from ._disk import is_disk_full, unless_disk_full
 from ._glossary import (
     TERM_TYPES,
     Glossary,
@@ -118,6 +119,7 @@ __all__ = [
     "export_archive",
     "import_archive",
     "invalidate",
+    "is_disk_full",
     "list_largest",
     "merge_segments",
     "movie_id_from_path",
@@ -133,6 +135,7 @@ __all__ = [
     "stats",
     "subhashes",
     "term_type",
+    "unless_disk_full",
     "validate",
     "write_tmx",
     "write_verified",

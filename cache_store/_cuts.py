@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._disk import unless_disk_full
 from ._glossary import GlossaryError, check_movie_id
 from ._payloads import PayloadError, read_verified, write_verified
 
@@ -68,6 +69,7 @@ class CutLinks:
             return None
         return link if link.audio_hash == audio_hash else None
 
+    @unless_disk_full("the audio's cut link")
     def put(self, link: CutLink) -> None:
         """Atomically (a rename): two jobs recording the same audio leave one whole file."""
         check_movie_id(link.movie_id)

@@ -16,6 +16,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ._disk import unless_disk_full
 from ._glossary import (
     _MOVIE_ID,
     Glossary,
@@ -243,6 +244,7 @@ class GlossaryStore:
             if p.parent.name != GLOBAL_ID and _MOVIE_ID.fullmatch(p.parent.name)
         )
 
+    @unless_disk_full("a learned glossary")
     def _write(self, glossary: Glossary) -> None:
         document = glossary.to_dict() | {"updated_at": datetime.now(UTC).isoformat()}
         write_verified(self.path(glossary.movie_id), document)

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ._disk import is_disk_full
 from ._locks import exclusive
 
 __all__ = [
@@ -472,11 +473,22 @@ class Index:
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.02
         while True:
+            # Under our lock, so no other process is creating it: a file that a full disk
+            # left empty at its creation holds nothing, and is created anew.
+            if self.path.exists() and self.path.stat().st_size == 0:
+                self.path.unlink()
+                self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+            created = not self.path.exists()
             try:
                 return duckdb.connect(str(self.path))
             except duckdb.Error as exc:
                 # Another process holds the file: "Could not set lock on file ... Conflicting
                 # lock is held". Anything else (say "block checksum mismatch") is damage.
+                if is_disk_full(exc):  # not damage: the caller may go on without the index
+                    if created:  # nothing half-made stays behind
+                        self.path.unlink(missing_ok=True)
+                        self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+                    raise
                 if "could not set lock" not in str(exc).lower():
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
                     raise IndexDamagedError(  # not opening is damage, whatever DuckDB says

@@ -15,6 +15,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from ._disk import unless_disk_full
+
 __all__ = ["Journal"]
 
 
@@ -23,6 +25,7 @@ class Journal:
         self.directory = directory
         self.path = directory / f"{socket.gethostname()}-{os.getpid()}.jsonl"
 
+    @unless_disk_full("a journal record (an event, or a row the index can adopt later)")
     def append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         self.directory.mkdir(parents=True, exist_ok=True)

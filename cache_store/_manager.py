@@ -15,6 +15,7 @@ from typing import Any
 
 from ._align import Fingerprint, subhashes
 from ._cuts import CutLinks
+from ._disk import is_disk_full, unless_disk_full
 from ._glossary import GlossaryError
 from ._glossary_store import movie_id_from_path
 from ._history import JobRecord
@@ -230,8 +231,7 @@ class CacheManager:
             moved = quarantine(
                 path, self.quarantine_dir / key.layer, self.now().strftime("%Y%m%dT%H%M%S%f")
             )
-            with self.session() as s:
-                s.delete([key.digest])
+            self._forget(key)
             return Lookup(key, Outcome.CORRUPTED, reason=f"{exc}; quarantined to {moved}")
         if self.now() - _parse(document["created_at"]) > timedelta(days=self.ttl_days):
             self.remove([(key.digest, path, checksum)])
@@ -243,6 +243,12 @@ class CacheManager:
             saved_seconds=float(document.get("compute_seconds", 0.0)),
         )
 
+    @unless_disk_full("the index row of a quarantined entry (validate drops it)")
+    def _forget(self, key: CacheKey) -> None:
+        with self.session() as s:
+            s.delete([key.digest])
+
+    @unless_disk_full("a cache entry")
     def put(self, key: CacheKey, data: Mapping[str, Any], compute_seconds: float = 0.0) -> None:
         now = self.now()
         raw, checksum = encode(
@@ -277,6 +283,7 @@ class CacheManager:
             staged.commit()
             self.journal.append({"kind": "row", **row_to_json(row)})
 
+    @unless_disk_full("a removal (the entries stay until a cleanup)", default=[])
     def remove(self, entries: Iterable[tuple[str, Path, str | None]]) -> list[str]:
         """Remove entries given as (key, payload path, checksum seen or None for any).
 
@@ -326,25 +333,42 @@ class CacheManager:
     def _missing(self, key: CacheKey) -> Lookup:
         """No payload: a plain miss, explained against the newest entry for the same audio,
         or damage if the index still lists this very key."""
-        with self.session() as s:
-            if s.get(key.digest) is not None:
-                s.delete([key.digest])
-                return Lookup(key, Outcome.CORRUPTED, reason="payload file missing")
-            stored = _newest_parts(s, key.layer, key.audio_hash) if key.audio_hash else None
+        try:
+            with self.session() as s:
+                if s.get(key.digest) is not None:
+                    s.delete([key.digest])
+                    return Lookup(key, Outcome.CORRUPTED, reason="payload file missing")
+                stored = _newest_parts(s, key.layer, key.audio_hash) if key.audio_hash else None
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            return Lookup(key, Outcome.MISS, reason="not cached (index unusable: the disk is full)")
         if stored is None:
             return Lookup(key, Outcome.MISS, reason="new content")
         return Lookup(key, Outcome.MISS, reason=explain_difference(key.parts, stored))
 
     def asr_parts_of(self, audio_hash: str) -> dict[str, Any] | None:
         """The settings (``asr_key``'s config) of this audio's newest stored transcript."""
-        with self.session() as s:
-            parts = _newest_parts(s, Layer.ASR, audio_hash)
+        try:
+            with self.session() as s:
+                parts = _newest_parts(s, Layer.ASR, audio_hash)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            return None
         own = ("audio_hash", "code_version")  # added by the key itself
         return None if parts is None else {k: v for k, v in parts.items() if k not in own}
 
     @contextmanager
     def session(self) -> Iterator[IndexSession]:
-        """An index session with every journaled row and event applied first."""
+        """An index session, with every journaled row and event applied first (committed on
+        its own, so a failure in the caller's work never loses them)."""
+        self._apply_journal()
+        with self.index.session() as s:
+            yield s
+
+    @unless_disk_full("the journal's rows and events (kept for the next session)")
+    def _apply_journal(self) -> None:
         records = self.journal.drain()
         try:
             with self.index.session() as s:
@@ -352,7 +376,6 @@ class CacheManager:
                 s.upsert(row_from_json(r) for r in latest.values())
                 s.add_events([r for r in records if r.get("kind") == "event"])
                 s.jobs_upsert([r for r in records if r.get("kind") == "job"])
-                yield s
         except BaseException:
             for record in records:  # not stored: keep them for the next session
                 self.journal.append(record)
@@ -420,6 +443,7 @@ class CacheManager:
         value = document.get("audio_hash")
         return value if isinstance(value, str) else None
 
+    @unless_disk_full("the source file's stat record")
     def record_source(self, path: Path, stat: SourceStat, audio_hash: str) -> None:
         raw, checksum = encode(
             {
@@ -467,6 +491,7 @@ class CacheManager:
         self.put(self.asr_key(audio_hash, config), data, compute_seconds)
 
     # --- similar media (layer 1's Chromaprint) ---------------------------------------------
+    @unless_disk_full("the fingerprint's similarity index")
     def index_fingerprint(self, fingerprint: AudioFingerprint) -> None:
         """Make a stored film findable by its other cuts."""
         with self.session() as s:
@@ -499,11 +524,17 @@ class CacheManager:
         subhashes found it."""
         prints = {1.0: new.chromaprint, **(at_speeds or {})}
         found: dict[str, tuple[int, float]] = {}  # audio hash: (shared subhashes, speed)
-        with self.session() as s:
-            for speed, fp in prints.items():
-                for other, shared in s.fp_candidates(subhashes(fp).tolist(), new.audio_hash, limit):
-                    if shared > found.get(other, (0, 1.0))[0]:
-                        found[other] = (shared, speed)
+        try:
+            with self.session() as s:
+                for speed, fp in prints.items():
+                    keys = subhashes(fp).tolist()
+                    for other, shared in s.fp_candidates(keys, new.audio_hash, limit):
+                        if shared > found.get(other, (0, 1.0))[0]:
+                            found[other] = (shared, speed)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            return []
         best = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
         jobs = []
         for other_hash, (shared, speed) in best:
@@ -570,6 +601,7 @@ class CacheManager:
             for q in queries
         ]
 
+    @unless_disk_full("the job's translations", default=0)
     def record_translations(
         self,
         queries: Sequence[TmEntry],

@@ -103,12 +103,23 @@ def configure_logging(debug: bool, loggers: tuple[str, ...]) -> None:
         # Prefect still records every log line for the UI; the terminal shows progress instead.
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # The store's warnings (a full disk, a damaged entry) still reach the user, one line
+        # each, through the console the progress bars draw on.
+        store = logging.getLogger("cache_store")
+        if not any(isinstance(h, _WarningLine) for h in store.handlers):
+            store.addHandler(_WarningLine(logging.WARNING))
     else:
         logging.basicConfig(
             level=logging.INFO,
             stream=sys.stderr,
             format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         )
+
+
+class _WarningLine(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        message = escape(record.getMessage().strip().translate(_ESCAPES))
+        err.print(f"[yellow]cpwx: warning:[/yellow] {message}", highlight=False, soft_wrap=True)
 
 
 def store_for(settings: Settings) -> CacheManager:

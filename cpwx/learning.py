@@ -19,6 +19,7 @@ from cache_store import (
     JobOutcome,
     JobRecord,
     Transcript,
+    unless_disk_full,
 )
 from engines import media
 from engines.asr import AsrSettings
@@ -218,6 +219,7 @@ def record(
         _maybe_retrain(plan)
 
 
+@unless_disk_full("the optimizer's retraining")
 def _maybe_retrain(plan: JobPlan) -> None:
     opt = optimizer_for(plan.settings, plan.store)
     history = plan.store.job_history(days=plan.settings.ml_training_data_retention_days)
