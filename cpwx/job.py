@@ -114,6 +114,24 @@ class JobRequest:
     no_cache: bool = False
     reference: Path | None = None  # the spoken text: the job's WER goes into its history
 
+    _PATHS = ("media", "out", "reference")
+
+    def to_parameters(self) -> dict[str, Any]:
+        """The request as flow parameters (JSON: paths as text)."""
+        return {
+            k: str(v) if k in self._PATHS and v is not None else v
+            for k, v in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_parameters(cls, params: Mapping[str, Any]) -> JobRequest:
+        """A request from flow parameters; parameters that are not the request's are ignored."""
+        fields = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
+        for k in cls._PATHS:
+            if fields.get(k) is not None:
+                fields[k] = Path(fields[k])
+        return cls(**fields)
+
 
 @dataclass(frozen=True)
 class MemoryReport:

@@ -37,13 +37,6 @@ def running_server(settings: Settings) -> str | None:
         return None
 
 
-def _parameters(request: JobRequest) -> dict[str, Any]:
-    return {
-        k: str(v) if v is not None and k in ("media", "out", "reference") else v
-        for k, v in dataclasses.asdict(request).items()
-    }
-
-
 def submit_job(request: JobRequest, settings: Settings, deployment: str) -> JobResult:
     """Trigger ``deployment`` with the request as its parameters and wait for the run; the
     request is checked here first, so a bad one fails before anything is queued."""
@@ -67,7 +60,7 @@ def submit_job(request: JobRequest, settings: Settings, deployment: str) -> JobR
             run = cast(
                 FlowRun,
                 run_deployment(
-                    deployment, parameters=_parameters(request), timeout=0, as_subflow=False
+                    deployment, parameters=request.to_parameters(), timeout=0, as_subflow=False
                 ),
             )
         except ObjectNotFound:

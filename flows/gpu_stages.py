@@ -10,10 +10,10 @@ fingerprint come from the shared store where it has them; the result travels bac
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from cache_store import Transcript
 from cpwx.job import JobError, JobRequest, Workflow, prepare
@@ -55,15 +55,7 @@ def gpu_stages(
         no_cache: The job's --no-cache.
         transcript: translation only: the glossary-corrected transcript to translate.
     """
-    request = JobRequest(
-        media=Path(media),
-        workflow=workflow,
-        source_language=source_language,
-        target_language=target_language,
-        model=model,
-        movie_id=movie_id,
-        no_cache=no_cache,
-    )
+    request = JobRequest.from_parameters(flow_run.parameters)
     plan = prepare(request, load_settings())
     get_run_logger().info("%s on %s (%s)", stage, plan.asr.device, plan.asr.compute_type)
     try:

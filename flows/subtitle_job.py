@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, cast
 
 from prefect import flow
@@ -32,17 +31,12 @@ GPU_STAGES: dict[str, Callable[..., bool]] = {
 def _on_gpu_pool(stage: str, plan: JobPlan, *args: Any) -> tuple[Transcript, StageReport]:
     """Run a GPU stage as the gpu-stages deployment (a subflow in the UI), and take its JSON
     result."""
-    request = plan.request
-    params: dict[str, Any] = {
-        "stage": stage,
-        "media": str(request.media),
-        "workflow": request.workflow,
-        "source_language": request.source_language,
-        "target_language": request.target_language,
-        "model": request.model,
-        "movie_id": request.movie_id,
-        "no_cache": request.no_cache,
+    params = {
+        k: v
+        for k, v in plan.request.to_parameters().items()
+        if k not in ("out", "reference")  # the job's own business
     }
+    params["stage"] = stage
     if stage == "translation":
         params["transcript"] = args[-1].to_dict()
     run = cast(  # the sync call of an async-dispatching function
@@ -111,17 +105,7 @@ def subtitle_job(
         no_cache: Recompute every stage, ignoring cached results (fresh results are still stored).
         reference: Path to the spoken text; the job's WER is reported and learned from.
     """
-    request = JobRequest(
-        media=Path(media),
-        workflow=workflow,
-        source_language=source_language,
-        target_language=target_language,
-        model=model,
-        movie_id=movie_id,
-        out=Path(out) if out else None,
-        no_cache=no_cache,
-        reference=Path(reference) if reference else None,
-    )
+    request = JobRequest.from_parameters(flow_run.parameters)
     plan = prepare(request, load_settings())
     call = _caller(plan)
     plan.job_id = str(flow_run.id)
