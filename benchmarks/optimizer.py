@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cache_store import JobRecord  # noqa: E402
+from cache_store import JobRecord, Transcript  # noqa: E402
 from cpwx.cli import execute  # noqa: E402
 from cpwx.console import configure_logging  # noqa: E402
 from cpwx.job import JobRequest, JobResult, prepare  # noqa: E402
@@ -144,11 +144,8 @@ def run_job(
     os.environ.update({k.upper(): str(v) for k, v in {**base, **settings}.items()})
     request = JobRequest(media.path, out=media.path.parent / "out", no_cache=no_cache)
     result = execute(request, load_settings())
-    heard = json.loads(Path(result.outputs["json"]).read_text())
-    segments = [s for s in heard["segments"] if s.get("confidence") is not None]
-    length = sum(s["end"] - s["start"] for s in segments)
-    confidence = sum(s["confidence"] * (s["end"] - s["start"]) for s in segments) / length
-    return result, wer(media.text, " ".join(s["text"] for s in heard["segments"])), confidence
+    heard = Transcript.from_dict(json.loads(Path(result.outputs["json"]).read_text()))
+    return result, wer(media.text, heard.text), heard.mean_confidence or 0.0
 
 
 def naive_seconds(train: list[JobRecord], r: JobRecord) -> float:

@@ -61,6 +61,15 @@ class Transcript:
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments).strip()
 
+    @property
+    def mean_confidence(self) -> float | None:
+        """The segments' confidence weighted by their length; None when none has one."""
+        timed = [s for s in self.segments if s.confidence is not None]
+        length = sum(s.end - s.start for s in timed)
+        if length <= 0:
+            return None
+        return sum((s.confidence or 0.0) * (s.end - s.start) for s in timed) / length
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "language": self.language,

@@ -188,13 +188,7 @@ def record(
         return
     asr_report = result.stages.get("asr")
     asr = plan.asr_for(fingerprint.audio_hash)
-    timed = [seg for seg in transcript.segments if seg.confidence is not None]
-    length = sum(seg.end - seg.start for seg in timed)
-    confidence = (
-        sum((seg.confidence or 0.0) * (seg.end - seg.start) for seg in timed) / length
-        if length > 0
-        else None
-    )
+    confidence = transcript.mean_confidence
     outcome = JobOutcome(
         stage_seconds={name: rep.seconds for name, rep in result.stages.items()},
         wall_seconds=result.wall_seconds,
