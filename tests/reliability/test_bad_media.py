@@ -138,7 +138,7 @@ CASES: dict[str, tuple[Make, str]] = {
         _ffmpeg("poster.png", "-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1"),
         "no audio stream",
     ),
-    "zero-length audio": (_wav_claiming(0, 0), "media"),
+    "zero-length audio": (_wav_claiming(0, 0), "decodes to nothing|not readable media"),
     "container claiming a huge duration": (_claims_ten_hours, "damaged container"),
     "unsupported codec": (_unknown_codec, "audio codec not supported"),
     "unicode name": (_named("फ़िल्म का नाम.mp4"), "फ़िल्म का नाम.mp4"),
@@ -218,7 +218,7 @@ def test_each_bad_input_is_one_line_and_changes_nothing(
         if (
             out.code == 0
             or len(lines) != 1
-            or expected not in lines[0]
+            or not any(phrase in lines[0] for phrase in expected.split("|"))
             or "Traceback" in out.stderr
             or out.stdout
         ):
