@@ -112,6 +112,7 @@ def _unreadable(good: Path, folder: Path) -> Path:
     return out
 
 
+# Each case: how to make it, and what its error line says (alternatives separated by "|").
 CASES: dict[str, tuple[Make, str]] = {
     "empty file": (_bytes("empty.mp4", b""), "file is empty"),
     "text": (_bytes("notes.mp4", b"scene 1: the village at dawn\n" * 50), "not readable media"),
