@@ -1,0 +1,10 @@
+"""cp-whisperx: the CLI, the job and its stages.
+
+Prefect's server reports usage to its vendor by default; the temporary (ephemeral) server
+a job starts here would too. Off unless the user chose otherwise: nothing a job does leaves
+the machine (tests/reliability/test_offline.py).
+"""
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -4,11 +4,12 @@ HF_HUB_OFFLINE: proof that nothing reaches for the network (models load from loc
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from ..helpers import SPOKEN, run_cli, tiny_marian
+from ..helpers import CPWX, SPOKEN, CliResult, tiny_marian
 from .conftest import Record
 
 # Loaded by every Python process of the job (sitecustomize): an audit hook sees each socket
@@ -56,35 +57,57 @@ def test_a_full_job_needs_no_network(
         "TRANSLATION_MAX_LENGTH": "24",
         "TM_MIN_CONFIDENCE": "0",
     }
+    env = {**os.environ, **env}
     for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         env.pop(variable, None)
-        os.environ.pop(variable, None)  # run_cli starts from this environment
     env.pop("PREFECT_API_URL")  # the ephemeral server: loopback only
-    os.environ.pop("PREFECT_API_URL", None)
-    out = run_cli(
-        "run",
-        str(media_copy),
-        "--workflow",
-        "subtitle",
-        "--target-language",
-        "hi",
-        "--out",
-        str(tmp_path / "subs"),
-        "--json",
+    trace = tmp_path / "connect.trace"
+    # strace sees what the audit hook cannot: connections made from C (telemetry clients).
+    job = subprocess.run(
+        [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect",
+            "-o",
+            str(trace),
+            CPWX,
+            "run",
+            str(media_copy),
+            "--workflow",
+            "subtitle",
+            "--target-language",
+            "hi",
+            "--out",
+            str(tmp_path / "subs"),
+            "--json",
+        ],
         env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
+    out = CliResult(job.returncode, job.stdout, job.stderr)
+    outside = [
+        line
+        for line in trace.read_text().splitlines()
+        if "sa_family=AF_INET" in line and not re.search(r'"(127\.|::1|::ffff:127\.)', line)
+    ]
     attempts = log.read_text().splitlines() if log.exists() else []
     # The guard itself works: a lookup of an outside name is logged and refused.
     probe = subprocess.run(
         [sys.executable, "-c", "import socket; socket.getaddrinfo('example.org', 443)"],
-        env={**os.environ, **env},
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     record("offline", cases=1, faults=1)  # the fault: no network; any attempt fails below
     assert out.code == 0, out.stderr[-2000:]
-    assert attempts == []
+    assert attempts == [] and outside == []
     assert Path(out.json["outputs"]["srt"]).read_text().strip()
     assert probe.returncode != 0 and "network blocked" in probe.stderr
     assert log.read_text().split()[1:] == ["getaddrinfo", "example.org"]
