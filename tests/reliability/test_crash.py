@@ -17,6 +17,7 @@ from ._entries import acknowledge, acknowledged, audio, put, served
 from .conftest import FULL, Record
 
 KILLS = 200 if FULL else 50
+ROUND = 25
 KINDS = ("payload write", "index update", "cleanup", "import")
 
 
@@ -42,13 +43,16 @@ def _work(root: str, kind: str, cycle: int, archive: str, folder: str) -> None:
 
 def test_kills_at_random_points_never_leave_a_wrong_entry(tmp_path: Path, record: Record) -> None:
     rng = random.Random(1234)
-    root = tmp_path / "cache"
-    then = CacheManager(root).now() - timedelta(days=200)
-    old = CacheManager(root, clock=lambda: then)
     ctx = multiprocessing.get_context("fork")
-    imported: list[str] = []
     lost = corrupt = 0
     for cycle in range(KILLS):
+        if cycle % ROUND == 0:  # a fresh store now and then: checking all of it after every
+            root = tmp_path / f"cache{cycle // ROUND}"  # kill would grow quadratically
+            acked = tmp_path / f"acked{cycle // ROUND}"
+            acked.mkdir()
+            then = CacheManager(root).now() - timedelta(days=200)
+            old = CacheManager(root, clock=lambda then=then: then)
+            imported: list[str] = []
         kind = KINDS[cycle % len(KINDS)]
         archive = tmp_path / "archive.tar.gz"
         if kind == "cleanup":  # something old for it to expire
@@ -61,9 +65,7 @@ def test_kills_at_random_points_never_leave_a_wrong_entry(tmp_path: Path, record
                 put(colleague, key)
             export_archive(colleague, archive)
             imported.extend(fresh)
-        worker = ctx.Process(
-            target=_work, args=(str(root), kind, cycle, str(archive), str(tmp_path))
-        )
+        worker = ctx.Process(target=_work, args=(str(root), kind, cycle, str(archive), str(acked)))
         worker.start()
         time.sleep(rng.uniform(0.05, 0.6))
         assert worker.pid is not None and worker.is_alive(), f"{kind} worker died on its own"
@@ -74,7 +76,7 @@ def test_kills_at_random_points_never_leave_a_wrong_entry(tmp_path: Path, record
         report = validate(cache)
         wrong = [p for p in report.problems if p.kind == "corrupted"]
         assert wrong == [], f"after a kill in {kind}: {wrong}"
-        outcomes = [served(cache, key) for key in acknowledged(tmp_path)]
+        outcomes = [served(cache, key) for key in acknowledged(acked)]
         lost += outcomes.count("miss")
         corrupt += outcomes.count("corrupt")
         corrupt += sum(served(cache, key) == "corrupt" for key in imported)
