@@ -11,6 +11,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from cache_store import CacheManager, cleanup, export_archive, import_archive, validate
 
 from ._entries import acknowledge, acknowledged, audio, put, served
@@ -41,6 +43,7 @@ def _work(root: str, kind: str, cycle: int, archive: str, folder: str) -> None:
         n += 1
 
 
+@pytest.mark.timeout(1800 if FULL else 900)
 def test_kills_at_random_points_never_leave_a_wrong_entry(tmp_path: Path, record: Record) -> None:
     rng = random.Random(1234)
     ctx = multiprocessing.get_context("fork")
