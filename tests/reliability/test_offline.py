@@ -61,6 +61,7 @@ def test_a_full_job_needs_no_network(
     for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         env.pop(variable, None)
     env.pop("PREFECT_API_URL")  # the ephemeral server: loopback only
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"  # strace slows its start
     trace = tmp_path / "connect.trace"
     # strace sees what the audit hook cannot: connections made from C (telemetry clients).
     job = subprocess.run(
