@@ -46,6 +46,7 @@ from ._manager import MISS_KINDS, CacheManager, Lookup, Outcome, SourceStat
 from ._payloads import PayloadError, read_verified, write_verified
 from ._records import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
 from ._reuse import ReusePlan, merge_segments, plan_reuse, split_ranges
+from ._shared import ObjectStore, SharedIndex, SharedLevel, SharedUnavailableError
 from ._similar import BANDS, SPEEDS, Band, SimilarJob, band_for, similarity
 from ._tm import HUMAN, TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
 from ._tmx import TmxError, read_tmx, write_tmx
@@ -89,12 +90,16 @@ __all__ = [
     "Lookup",
     "NameCorrection",
     "NoiseProfile",
+    "ObjectStore",
     "Outcome",
     "PayloadError",
     "Problem",
     "Protected",
     "ReusePlan",
     "Segment",
+    "SharedIndex",
+    "SharedLevel",
+    "SharedUnavailableError",
     "SimilarJob",
     "SourceStat",
     "Span",

@@ -337,6 +337,18 @@ class IndexSession:
             [source_lang, target_lang],
         ).to_arrow_table()
 
+    def tm_keys(self, source_lang: str, target_lang: str) -> set[str]:
+        found = self.con.execute(
+            "SELECT cache_key FROM tm_entries WHERE source_lang = ? AND target_lang = ?",
+            [source_lang, target_lang],
+        ).fetchall()
+        return {r[0] for r in found}
+
+    def tm_rows(self, cache_keys: Sequence[str]) -> pa.Table:
+        return self.con.execute(
+            "SELECT * FROM tm_entries WHERE cache_key IN (SELECT unnest(?))", [list(cache_keys)]
+        ).to_arrow_table()
+
     def tm_usage(self) -> tuple[int, int]:
         """(entries, approximate bytes) of the whole memory."""
         found = self.con.execute(
@@ -377,13 +389,14 @@ class IndexSession:
                 self.con.unregister("doomed_tm")
         return len(expired), len(evicted), sum(int(b) for _, b in (*expired, *evicted))
 
-    def tm_approve(self, source: str, source_lang: str, target_lang: str) -> int:
+    def tm_approve(self, source: str, source_lang: str, target_lang: str) -> list[str]:
+        """Approve a segment's entries; returns their keys."""
         found = self.con.execute(
             "UPDATE tm_entries SET user_approved = TRUE WHERE source_segment = ? "
             "AND source_lang = ? AND target_lang = ? RETURNING cache_key",
             [source, source_lang, target_lang],
         ).fetchall()
-        return len(found)
+        return [r[0] for r in found]
 
     def tm_upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or replace entries, keeping a replaced entry's reuse count and approval."""

@@ -222,6 +222,7 @@ class CleanupReport:
     max_bytes: int
     memory_expired: int = 0  # translation-memory entries, by TM_MAX_AGE_DAYS/TM_MIN_REUSE_COUNT
     memory_evicted: int = 0  # ... and by TM_MAX_CACHE_SIZE_GB
+    shared_expired: int = 0  # entries of the shared level past their TTL
     removed: tuple[str, ...] = field(repr=False, default=())
 
     @property
@@ -291,6 +292,7 @@ def cleanup(
         kept = set(removed) if not dry_run else {v[0] for v in victims}
         freed = sum(v[3] for v in victims if v[0] in kept)
         return CleanupReport(
+            shared_expired=cache.expire_shared(dry_run),
             memory_expired=memory[0],
             memory_evicted=memory[1],
             dry_run=dry_run,

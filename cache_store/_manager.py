@@ -23,8 +23,9 @@ from ._index import Index, IndexRow, IndexSession, row_from_json, row_to_json
 from ._journal import Journal
 from ._keys import CacheKey, Layer, explain_difference
 from ._locks import exclusive
-from ._payloads import PayloadError, encode, quarantine, read_verified, stage
+from ._payloads import PayloadError, decode, encode, quarantine, read_verified, stage
 from ._records import AudioFingerprint, Transcript
+from ._shared import SharedLevel
 from ._similar import SimilarJob, compare, index_fingerprint
 from ._tm import TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory, canonical
 
@@ -115,6 +116,9 @@ class CacheManager:
     journal; it never opens the index, which only writes and maintenance do. ``enabled=False``
     bypasses every read (``ENABLE_CACHING=false`` or ``--no-cache``) while still writing fresh
     results, so the next cached run benefits.
+
+    With a ``shared`` level (sccache's two levels), a local miss asks the shared store, whose
+    hit is copied to the local disk, and every write goes through to both.
     """
 
     cache_dir: Path | str = "~/.cp-whisperx/cache"
@@ -123,6 +127,7 @@ class CacheManager:
     clock: Callable[[], datetime] = field(default=_utc_now)
     bypass_reason: str = "caching disabled"
     tm: TmPolicy = field(default_factory=TmPolicy)
+    shared: SharedLevel | None = None  # the second level (CACHE_BACKEND=shared)
 
     def __post_init__(self) -> None:
         self.cache_dir = Path(self.cache_dir).expanduser()
@@ -151,9 +156,7 @@ class CacheManager:
 
     @staticmethod
     def payload_rel(key: CacheKey) -> str:
-        """``<layer>/<2 hex>/<key>.json``: 256 shards keep directories small, and so keep
-        unlinks and lookups fast at millions of entries."""
-        return f"{key.layer}/{key.digest[:2]}/{key.digest}.json"
+        return _payload_rel(key.layer, key.digest)
 
     def payload_path(self, key: CacheKey) -> Path:
         return self.root / self.payload_rel(key)
@@ -226,7 +229,7 @@ class CacheManager:
             if not {"created_at", "data"} <= document.keys():
                 raise PayloadError("payload lacks its creation time or data")
         except FileNotFoundError:
-            return self._missing(key)
+            return self._from_shared(key) or self._missing(key)
         except PayloadError as exc:
             moved = quarantine(
                 path, self.quarantine_dir / key.layer, self.now().strftime("%Y%m%dT%H%M%S%f")
@@ -249,39 +252,129 @@ class CacheManager:
             s.delete([key.digest])
 
     @unless_disk_full("a cache entry")
-    def put(self, key: CacheKey, data: Mapping[str, Any], compute_seconds: float = 0.0) -> None:
-        now = self.now()
-        raw, checksum = encode(
-            {
-                "cache_key": key.digest,
-                "layer": key.layer,
-                "key_parts": dict(key.parts),
-                "created_at": _iso(now),
-                "ttl_days": self.ttl_days,
-                "compute_seconds": round(compute_seconds, 3),
-                "data": dict(data),
-            }
-        )
-        staged = stage(self.payload_path(key), raw, checksum)
-        row = IndexRow(
-            cache_key=key.digest,
-            cache_type=key.layer,
-            audio_hash=key.audio_hash,
-            file_path=self.payload_rel(key),
-            file_size=staged.size,
-            checksum=checksum,
-            created_at=now,
-            last_accessed=now,
-            access_count=1,
-            ttl_days=self.ttl_days,
-            compute_seconds=round(compute_seconds, 3),
-            metadata={"key_parts": dict(key.parts)},
-        )
+    def put(
+        self,
+        key: CacheKey,
+        data: Mapping[str, Any],
+        compute_seconds: float = 0.0,
+        share: bool = True,
+    ) -> None:
+        """Store locally, then write through to the shared level unless ``share`` is False
+        (a job's own scratch, such as a killed job's ASR chunks)."""
+        document = {
+            "cache_key": key.digest,
+            "layer": key.layer,
+            "key_parts": dict(key.parts),
+            "created_at": _iso(self.now()),
+            "ttl_days": self.ttl_days,
+            "compute_seconds": round(compute_seconds, 3),
+            "data": dict(data),
+        }
+        raw, checksum = encode(document)
+        row = _row_of(document, self.payload_rel(key), raw, checksum)
+        self._store_local(row, raw)
+        if share and self.shared is not None:
+            self.shared.publish(row, raw)
+
+    def _store_local(self, row: IndexRow, raw: bytes) -> None:
+        staged = stage(self.root / row.file_path, raw, row.checksum)
         # The payload is the truth and goes in first; its row reaches the index through the
         # journal, so a write never waits for the index (one DuckDB writer at a time, ~15 ms).
         with self.payload_lock():
             staged.commit()
             self.journal.append({"kind": "row", **row_to_json(row)})
+
+    # --- the shared level -------------------------------------------------------------------
+    def _from_shared(self, key: CacheKey) -> Lookup | None:
+        """A hit from the shared level, copied to the local disk; None for any miss there."""
+        shared = self.shared
+        if shared is None:
+            return None
+        rel = self.payload_rel(key)
+        raw = shared.call(lambda: shared.objects.get(rel), None)
+        if raw is None:
+            return None
+        try:
+            document, checksum = decode(raw)
+            if document.get("cache_key") != key.digest:
+                raise PayloadError("payload belongs to another key")
+            row = _row_of(document, rel, raw, checksum, accessed=self.now())
+        except (PayloadError, KeyError, TypeError, ValueError) as exc:
+            log.warning("shared cache entry %s... is damaged (%s): ignored", key.digest[:8], exc)
+            return None
+        if self.now() - row.created_at > timedelta(days=self.ttl_days):
+            return None
+        unless_disk_full("a shared hit's local copy")(self._store_local)(row, raw)
+        return Lookup(
+            key,
+            Outcome.HIT,
+            document.get("data"),
+            reason="from the shared cache",
+            saved_seconds=row.compute_seconds,
+        )
+
+    def _shared_parts(self, layer: str, audio_hash: str) -> dict[str, Any] | None:
+        """The key parts of the shared level's newest entry for this audio."""
+        shared = self.shared
+        if shared is None:
+            return None
+        return shared.call(lambda: shared.index.newest_parts(layer, audio_hash), None)
+
+    def share_pending(self) -> int:
+        """Share what was stored while the shared level was down; returns the entries still
+        waiting (0 without a shared level)."""
+        shared = self.shared
+        if shared is None:
+            return 0
+        waiting = shared.held()
+        if waiting and shared.available:
+            memory = [key for kind, key in waiting if kind == "tm"]
+            for kind, key in waiting:
+                if kind != "tm" and self._share_payload(shared, kind, key):
+                    shared.release(kind, key)
+            if memory and shared.publish_memory(self._memory_rows(memory)):
+                for key in memory:
+                    shared.release("tm", key)
+            waiting = shared.held()
+        if waiting:
+            log.warning(
+                "%d cache entries are not shared yet (the shared cache was unreachable); they "
+                "stay on this host and `cpwx cache push` shares them",
+                len(waiting),
+            )
+        return len(waiting)
+
+    def expire_shared(self, dry_run: bool = False) -> int:
+        """The shared level's TTL cleanup (local size caps never remove shared entries):
+        objects first, then their rows. Returns the entries expired (or that would be)."""
+        shared = self.shared
+        if shared is None:
+            return 0
+
+        def expire() -> int:
+            old = shared.index.expired(self.now())
+            if not dry_run:
+                shared.objects.delete([rel for _, rel in old])
+                shared.index.delete([key for key, _ in old])
+            return len(old)
+
+        return shared.call(expire, 0)
+
+    def _share_payload(self, shared: SharedLevel, layer: str, digest: str) -> bool:
+        """One held entry, read back from the local disk; True once shared or gone."""
+        rel = _payload_rel(layer, digest)
+        try:
+            raw = (self.root / rel).read_bytes()
+            document, checksum = decode(raw)
+            row = _row_of(document, rel, raw, checksum)
+        except (OSError, PayloadError, KeyError, TypeError, ValueError):
+            return True  # removed or damaged here since: nothing to share
+        return shared.publish(row, raw)
+
+    def _memory_rows(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows: list[dict[str, Any]] = s.tm_rows(keys).to_pylist()
+        return rows
 
     @unless_disk_full("a removal (the entries stay until a cleanup)", default=[])
     def remove(self, entries: Iterable[tuple[str, Path, str | None]]) -> list[str]:
@@ -326,7 +419,11 @@ class CacheManager:
         try:
             written = self.payload_path(key).stat().st_mtime
         except FileNotFoundError:
-            return False
+            shared = self.shared
+            fresh_since = self.now() - timedelta(days=self.ttl_days)
+            return shared is not None and shared.call(
+                lambda: shared.index.has(key.digest, fresh_since), False
+            )
         age = self.clock().timestamp() - written
         return age <= self.ttl_days * 86400
 
@@ -343,6 +440,8 @@ class CacheManager:
             if not is_disk_full(exc):
                 raise
             return Lookup(key, Outcome.MISS, reason="not cached (index unusable: the disk is full)")
+        if stored is None and key.audio_hash:
+            stored = self._shared_parts(key.layer, key.audio_hash)
         if stored is None:
             return Lookup(key, Outcome.MISS, reason="new content")
         return Lookup(key, Outcome.MISS, reason=explain_difference(key.parts, stored))
@@ -356,6 +455,7 @@ class CacheManager:
             if not is_disk_full(exc):
                 raise
             return None
+        parts = parts or self._shared_parts(Layer.ASR, audio_hash)
         own = ("audio_hash", "code_version")  # added by the key itself
         return None if parts is None else {k: v for k, v in parts.items() if k not in own}
 
@@ -549,7 +649,17 @@ class CacheManager:
         """The matcher for one language pair, loaded once per manager (writes reload it)."""
         pair = (source_lang, target_lang)
         if pair not in self._memories:
+            shared = self.shared
+            nothing: list[dict[str, Any]] = []
+            theirs = (
+                shared.call(lambda: shared.index.tm_select(source_lang, target_lang), nothing)
+                if shared is not None
+                else nothing
+            )
             with self.session() as s:
+                if theirs:  # backfill what other hosts translated
+                    ours = s.tm_keys(source_lang, target_lang)
+                    s.tm_upsert([row for row in theirs if row["cache_key"] not in ours])
                 table = s.tm_select(source_lang, target_lang)
             self._memories[pair] = TranslationMemory(table)
         return self._memories[pair]
@@ -642,6 +752,7 @@ class CacheManager:
             s.tm_upsert(list(rows.values()))
             s.tm_touch(reused, now)
             s.add_events(events)
+        self._share_memory(list(rows.values()))
         self.forget_memories()
         log.info(
             "Translation memory: %d/%d segments reused, %d new entries stored",
@@ -664,8 +775,13 @@ class CacheManager:
         }
         with self.session() as s:
             s.tm_upsert(list(rows.values()))
+        self._share_memory(list(rows.values()))
         self.forget_memories()
         return len(rows)
+
+    def _share_memory(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self.shared is not None:
+            self.shared.publish_memory(rows)
 
     def translations(
         self, source_lang: str | None = None, target_lang: str | None = None
@@ -686,9 +802,44 @@ class CacheManager:
                 entry = TmEntry(source, target, source_lang, target_lang, user_approved=True)
                 now = self.now()
                 s.tm_upsert([{**entry.row(), "created_at": now, "last_used": now}])
-            count = s.tm_approve(canonical(source), source_lang, target_lang)
+            approved = s.tm_approve(canonical(source), source_lang, target_lang)
+            rows = s.tm_rows(approved).to_pylist()
+        self._share_memory(rows)
         self.forget_memories()
-        return count
+        return len(approved)
+
+
+def _payload_rel(layer: str, digest: str) -> str:
+    """``<layer>/<2 hex>/<key>.json``, on every level: 256 shards keep directories small, and
+    so keep unlinks and lookups fast at millions of entries."""
+    return f"{layer}/{digest[:2]}/{digest}.json"
+
+
+def _row_of(
+    document: Mapping[str, Any],
+    rel: str,
+    raw: bytes,
+    checksum: str,
+    accessed: datetime | None = None,
+) -> IndexRow:
+    """The index row of a payload, from its own document (so any level can rebuild it)."""
+    created = _parse(document["created_at"])
+    parts = dict(document.get("key_parts") or {})
+    audio_hash = parts.get("audio_hash")
+    return IndexRow(
+        cache_key=document["cache_key"],
+        cache_type=document["layer"],
+        audio_hash=audio_hash if isinstance(audio_hash, str) else None,
+        file_path=rel,
+        file_size=len(raw),
+        checksum=checksum,
+        created_at=created,
+        last_accessed=accessed or created,
+        access_count=1,
+        ttl_days=int(document.get("ttl_days", 90)),
+        compute_seconds=float(document.get("compute_seconds", 0.0)),
+        metadata={"key_parts": parts},
+    )
 
 
 def _newest_parts(s: IndexSession, layer: str, audio_hash: str) -> dict[str, Any] | None:

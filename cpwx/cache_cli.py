@@ -1,4 +1,4 @@
-"""``cpwx cache``: stats, cleanup, clear, invalidate, export/import, validate, warm-up."""
+"""``cpwx cache``: stats, cleanup, push, clear, invalidate, export/import, validate, warm-up."""
 
 from __future__ import annotations
 
@@ -67,6 +67,23 @@ def cleanup(
         emit({k: v for k, v in dataclasses.asdict(report).items() if k != "removed"})
     else:
         print(cleanup_markdown(report).removeprefix("### Cache cleanup\n\n"))
+
+
+@app.command()
+def push(as_json: Json = False) -> None:
+    """Share what this host stored while the shared cache was unreachable (jobs also try at
+    their end). Exit status 1 while entries still wait."""
+    store = store_for(settings_or_fail())
+    if store.shared is None:
+        raise fail("no shared cache to push to: set CACHE_BACKEND=shared (README: team cache)")
+    before = len(store.shared.held())
+    left = guard(store.share_pending)
+    if as_json:
+        emit({"shared": before - left, "waiting": left, "where": store.shared.where})
+    else:
+        print(f"shared {before - left} entries to {store.shared.where}; {left} still waiting")
+    if left:
+        raise typer.Exit(1)
 
 
 @app.command()

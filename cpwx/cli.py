@@ -178,6 +178,12 @@ def _summary(result: JobResult) -> None:
         + (f", {saved:.1f} s of compute saved by the cache" if saved else ""),
         highlight=False,
     )
+    if result.unshared:
+        err.print(
+            f"[yellow]{result.unshared} cache entries not shared yet[/] (the shared cache was "
+            "unreachable): `cpwx cache push` shares them",
+            highlight=False,
+        )
 
 
 MediaArg = Annotated[

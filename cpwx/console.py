@@ -124,7 +124,10 @@ class _WarningLine(logging.Handler):
 
 def store_for(settings: Settings) -> CacheManager:
     return CacheManager(
-        settings.cache_path, ttl_days=settings.cache_ttl_days, tm=settings.tm_policy
+        settings.cache_path,
+        ttl_days=settings.cache_ttl_days,
+        tm=settings.tm_policy,
+        shared=settings.shared_level(),
     )
 
 

@@ -259,6 +259,7 @@ class JobResult:
     orchestration: str = "prefect"
     estimate_seconds: float | None = None  # what the optimizer said before the job started
     wer: float | None = None  # against --reference, when given
+    unshared: int = 0  # entries held on this host: the shared cache was unreachable
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -498,6 +499,7 @@ def prepare(request: JobRequest, settings: Settings) -> JobPlan:
         enabled=settings.enable_caching and not request.no_cache,
         bypass_reason="--no-cache" if request.no_cache else "ENABLE_CACHING=false",
         tm=settings.tm_policy,
+        shared=settings.shared_level(),
     )
     model = resolve_model(
         "whisperx",

@@ -112,4 +112,6 @@ def run_pipeline(
         )
         if not plan.cache_only:  # a job served whole from the store teaches nothing new
             learning.record(plan, fp, transcript, result)
-    return result
+        # With a shared cache: catch up on what an outage held back, and say what still waits.
+        unshared = plan.store.share_pending()
+    return dataclasses.replace(result, unshared=unshared) if unshared else result

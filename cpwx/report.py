@@ -101,6 +101,7 @@ def cleanup_markdown(report: CleanupReport) -> str:
         f"{human_bytes(report.bytes_after)} (cap {human_bytes(report.max_bytes)}). "
         f"Translation memory: {report.memory_expired} entries expired, "
         f"{report.memory_evicted} evicted for TM_MAX_CACHE_SIZE_GB."
+        + (f" Shared: {report.shared_expired} entries expired." if report.shared_expired else "")
     )
 
 

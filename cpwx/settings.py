@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from cache_store import GlossaryPolicy, TmPolicy
+from cache_store import GlossaryPolicy, SharedLevel, TmPolicy
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     cache_glossary_learning: bool = True
     cache_ttl_days: int = Field(90, ge=1)
     cache_cost_per_gpu_minute: float = Field(0.05, ge=0)  # spec: $0.50 per 10 min of GPU
+
+    # --- shared team cache: several hosts, one cache (credentials: AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or any source of AWS's usual chain) ---
+    cache_s3_endpoint: str | None = None  # any S3-compatible service; unset: AWS itself
+    cache_s3_bucket: str | None = None
+    cache_s3_prefix: str = "cpwx"
+    cache_index_url: str | None = None  # postgresql://user@host:5432/db
+    cache_shared_timeout_seconds: float = Field(5.0, gt=0)  # ours: then jobs go on locally
+    cache_backend: Literal["local", "shared"] = "local"  # after what it checks
 
     # --- ASR ---
     whisper_model: str = "tiny.en"
@@ -121,6 +130,22 @@ class Settings(BaseSettings):
             raise ValueError("exists and is not a folder")
         return value
 
+    @field_validator("cache_index_url")
+    @classmethod
+    def _a_postgres_url(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"postgres(ql)?://\S+", value):
+            raise ValueError("not a PostgreSQL URL (postgresql://user@host:port/database)")
+        return value
+
+    @field_validator("cache_backend")
+    @classmethod
+    def _shared_is_configured(cls, value: str, info: ValidationInfo) -> str:
+        needed = ("cache_s3_bucket", "cache_index_url")
+        missing = [name.upper() for name in needed if not info.data.get(name)]
+        if value == "shared" and missing:
+            raise ValueError(f"'shared' needs {' and '.join(missing)}")
+        return value
+
     @field_validator("local_prefect_server")
     @classmethod
     def _an_api_url(cls, value: str) -> str:
@@ -155,6 +180,20 @@ class Settings(BaseSettings):
         if self.whisper_compute_type != "auto":
             return self.whisper_compute_type
         return "float16" if device == "cuda" else "int8"
+
+    def shared_level(self) -> SharedLevel | None:
+        """The cache's second level under CACHE_BACKEND=shared."""
+        if self.cache_backend != "shared":
+            return None
+        assert self.cache_s3_bucket and self.cache_index_url  # checked on load
+        return SharedLevel.open(
+            self.cache_path,
+            bucket=self.cache_s3_bucket,
+            prefix=self.cache_s3_prefix.strip("/"),
+            endpoint=self.cache_s3_endpoint,
+            index_url=self.cache_index_url,
+            timeout=self.cache_shared_timeout_seconds,
+        )
 
     @property
     def tm_policy(self) -> TmPolicy:

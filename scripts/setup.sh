@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(ffmpeg libchromaprint1 libchromaprint-tools espeak-ng chromium strace)
+SYSTEM_PACKAGES=(ffmpeg libchromaprint1 libchromaprint-tools espeak-ng chromium strace postgresql)
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from .helpers import SPOKEN, running_prefect_server, speak
+from .services import MotoS3, Postgres, moto_s3, postgres, team_env
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,16 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prefect server on loopback (SQLite), shared by the session's CLI tests."""
     with running_prefect_server(tmp_path_factory.mktemp("prefect-server")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def team_services() -> Iterator[tuple[Postgres, MotoS3]]:
+    """Debian PostgreSQL and moto_server on loopback, for the session's shared-cache tests."""
+    with postgres() as pg, moto_s3() as s3:
+        yield pg, s3
+
+
+@pytest.fixture
+def shared_env(team_services: tuple[Postgres, MotoS3]) -> dict[str, str]:
+    """CACHE_BACKEND=shared settings for one test, on a database and prefix of its own."""
+    return team_env(*team_services)

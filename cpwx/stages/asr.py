@@ -136,7 +136,7 @@ def _transcribe(
         else iter(())
     )
     for chunk, piece in pieces:
-        plan.store.put(keys[chunk], piece.to_dict())
+        plan.store.put(keys[chunk], piece.to_dict(), share=False)  # this host's scratch
         done[chunk] = piece
     first = done[chunks[0]] if chunks else Transcript("en", ())
     segments = tuple(s for chunk in chunks for s in done[chunk].segments)
