@@ -82,11 +82,12 @@ def chromaprint_at(wav_path: Path, speed: float) -> tuple[float, tuple[int, ...]
     return rate / declared, chromaprint_raw(wav_path, declared)
 
 
-def analyse(wav_path: Path, source: Path) -> AudioFingerprint:
+def analyse(wav_path: Path, source: Path, audio_hash: str | None = None) -> AudioFingerprint:
+    """``audio_hash``: the content hash when the caller already has it."""
     with wave.open(str(wav_path), "rb") as w:
         sample_rate, channels, frames = w.getframerate(), w.getnchannels(), w.getnframes()
     return AudioFingerprint(
-        audio_hash=hash_pcm(wav_path),
+        audio_hash=audio_hash or hash_pcm(wav_path),
         duration=round(frames / sample_rate, 3),
         sample_rate=sample_rate,
         channels=channels,

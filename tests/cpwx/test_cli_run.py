@@ -104,9 +104,9 @@ def test_source_changes_and_setting_changes_miss(
     st = media_copy.stat()
     os.utime(media_copy, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     touched = run_cli("run", str(media_copy), "--json", env=env).json
-    assert touched["stages"]["fingerprint"]["cache"] == "miss"  # stat fast path invalidated
-    assert touched["stages"]["demux"]["cache"] == "miss"  # so the audio was decoded again...
-    assert touched["stages"]["asr"]["cache"] == "hit"  # ...and its content hash still matches
+    assert touched["stages"]["demux"]["cache"] == "miss"  # stat fast path invalidated, so the
+    assert touched["stages"]["fingerprint"]["cache"] == "hit"  # audio was decoded and hashed
+    assert touched["stages"]["asr"]["cache"] == "hit"  # again: its content is known
 
     speak("A completely different sentence about a train at night.", tmp_path / "other.mp4")
     shutil.move(tmp_path / "other.mp4", media_copy)  # new size, new content, same path
