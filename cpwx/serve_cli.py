@@ -13,7 +13,11 @@ __all__ = ["serve"]
 
 
 def serve(
-    port: Annotated[int, typer.Option(help="Loopback port of the server and its UI.")] = 4200,
+    port: Annotated[int, typer.Option(help="Port of the server and its UI.")] = 4200,
+    host: Annotated[
+        str,
+        typer.Option(help="Interface to listen on: 0.0.0.0 for workers on other machines."),
+    ] = "127.0.0.1",
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -37,10 +41,10 @@ def serve(
         bool, typer.Option("--json", help="Print one JSON object on stdout once ready.")
     ] = False,
 ) -> None:
-    """Start a Prefect server on loopback, create the cpu and gpu pools, deploy prefect.yaml
-    (the subtitle job, the GPU stages, the scheduled cleanup and retraining) and a worker per
-    pool; print the UI's address, and stop everything on Ctrl-C. While it runs, `cpwx run`
-    and `cpwx submit` use this server."""
+    """Start a Prefect server (on loopback unless --host), create the cpu and gpu pools,
+    deploy prefect.yaml (the subtitle job, the GPU stages, the scheduled cleanup and
+    retraining) and a worker per pool; print the UI's address, and stop everything on
+    Ctrl-C. While it runs, `cpwx run` and `cpwx submit` use this server."""
     settings_or_fail()
     from deployments import gpu_count, run_until_stopped, running_stack, stop_on_signals
 
@@ -48,7 +52,7 @@ def serve(
     folder = logs.expanduser().absolute()
     slots = gpu_slots if gpu_slots is not None else gpu_count()
     try:
-        with running_stack(port, folder, slots, gpu_stages, database_url) as stack:
+        with running_stack(port, folder, slots, gpu_stages, database_url, host) as stack:
             ready = {
                 "ui": stack.ui_url,
                 "api": stack.api_url,

@@ -130,6 +130,27 @@ class Settings(BaseSettings):
             raise ValueError("exists and is not a folder")
         return value
 
+    @field_validator("cache_s3_endpoint")
+    @classmethod
+    def _an_endpoint(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"(https?://)?[\w.-]+(:\d+)?/?", value):
+            raise ValueError("not an S3 endpoint (http(s)://host:port)")
+        return value
+
+    @field_validator("cache_s3_bucket")
+    @classmethod
+    def _a_bucket_name(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError("not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+        return value
+
+    @field_validator("cache_s3_prefix")
+    @classmethod
+    def _a_key_prefix(cls, value: str) -> str:
+        if ".." in value.split("/") or not re.fullmatch(r"[\w./!*'()-]*", value):
+            raise ValueError("not an S3 key prefix (letters, digits and / . - _ ! * ' ( ))")
+        return value
+
     @field_validator("cache_index_url")
     @classmethod
     def _a_postgres_url(cls, value: str | None) -> str | None:

@@ -4,6 +4,7 @@ pools, ``prefect deploy --all`` of prefect.yaml, and a worker per pool."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,23 +27,27 @@ def start_server(
     logs: Path,
     database_url: str | None = None,
     env: Mapping[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> tuple[Service, str]:
-    """``prefect server start`` on 127.0.0.1 (SQLite under PREFECT_HOME, or ``database_url``,
+    """``prefect server start`` on ``host`` (SQLite under PREFECT_HOME, or ``database_url``,
     e.g. postgresql+asyncpg://...), with ``env`` over ours; returns it once healthy, with its
-    API URL."""
+    API URL on loopback."""
     url = f"http://127.0.0.1:{port}/api"
+    # The UI's own calls (its default is port 4200 on loopback): other machines' browsers
+    # reach a server listening on every interface by this host's name.
+    public = socket.getfqdn() if host in ("0.0.0.0", "::") else host
     server_env = {
         **os.environ,
         **(env or {}),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": "",
-        "PREFECT_UI_API_URL": url,  # the UI's own calls; its default is port 4200's
+        "PREFECT_UI_API_URL": f"http://{public}:{port}/api",
     }
     if database_url:
         server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     server = spawn(
         "Prefect server",
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        [PREFECT, "server", "start", "--host", host, "--port", str(port)],
         server_env,
         logs / "server.log",
     )
@@ -89,6 +94,7 @@ def running_stack(
     gpu_slots: int,
     gpu_stages: str = "gpu-pool",
     database_url: str | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[Stack]:
     """Everything up, then torn down (workers first) when the block ends. A server already
     answering on ``port`` is used as it is and left running."""
@@ -97,7 +103,7 @@ def running_stack(
     stack = Stack(url)
     try:
         if not healthy(url):
-            server, url = start_server(port, logs, database_url)
+            server, url = start_server(port, logs, database_url, host=host)
             stack.services.append(server)
         os.environ["PREFECT_API_URL"] = url  # for what this process starts or imports later
         with temporary_settings({PREFECT_API_URL: url}):  # and for Prefect, already loaded

@@ -26,6 +26,10 @@ BY_NAME = {
     "translation_model": "no-such-translation-model",
     "local_prefect_server": "localhost 4200",
     "gpu_deployment": "gpu-stages",  # not flow/deployment
+    "cache_s3_endpoint": "minio 9000",
+    "cache_s3_bucket": "Team_Cache",
+    "cache_s3_prefix": "studio/../other",
+    "cache_index_url": "mysql://db/cpwx",
 }
 
 
