@@ -93,6 +93,13 @@ class ObjectStore:
         except OSError as exc:
             raise SharedUnavailableError(f"object store: {_first_line(exc)}") from exc
 
+    def check(self) -> None:
+        """Reach the bucket with these credentials, or raise ``SharedUnavailableError``."""
+        try:
+            self.fs.get_file_info(self.base)
+        except OSError as exc:
+            raise SharedUnavailableError(f"object store: {_first_line(exc)}") from exc
+
     def delete(self, rels: Sequence[str]) -> None:
         for rel in rels:
             try:

@@ -71,17 +71,34 @@ def cleanup(
 
 @app.command()
 def push(as_json: Json = False) -> None:
-    """Share what this host stored while the shared cache was unreachable (jobs also try at
-    their end). Exit status 1 while entries still wait."""
+    """Check the shared cache (CACHE_BACKEND=shared) and share what this host stored while it
+    was unreachable (jobs also try at their end). Exit status 1 while entries still wait."""
     store = store_for(settings_or_fail())
-    if store.shared is None:
+    shared = store.shared
+    if shared is None:
         raise fail("no shared cache to push to: set CACHE_BACKEND=shared (README: team cache)")
-    before = len(store.shared.held())
+    try:
+        shared.objects.check()
+        entries, size = shared.index.usage()
+    except cs.SharedUnavailableError as exc:
+        raise fail(f"the shared cache is unavailable: {exc}") from None
+    before = len(shared.held())
     left = guard(store.share_pending)
     if as_json:
-        emit({"shared": before - left, "waiting": left, "where": store.shared.where})
+        emit(
+            {
+                "shared": before - left,
+                "waiting": left,
+                "where": shared.where,
+                "entries": entries,
+                "bytes": size,
+            }
+        )
     else:
-        print(f"shared {before - left} entries to {store.shared.where}; {left} still waiting")
+        print(
+            f"{shared.where}: {entries} entries ({human_bytes(size)}); shared {before - left} "
+            f"from this host, {left} still waiting"
+        )
     if left:
         raise typer.Exit(1)
 

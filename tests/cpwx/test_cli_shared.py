@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from ..helpers import CPWX, SPOKEN, run_cli, speak, tiny_marian
+from ..helpers import CPWX, SPOKEN, free_port, run_cli, speak, tiny_marian
 from ..services import moto_s3, postgres, team_env
 
 
@@ -124,6 +124,7 @@ def test_an_outage_mid_job_completes_locally_then_push_shares_it(
         pushed = run_cli("cache", "push", "--json", env=a)
         assert pushed.code == 0, pushed.stderr
         assert pushed.json["waiting"] == 0 and pushed.json["shared"] == result["unshared"]
+        assert pushed.json["entries"] >= 2  # the fingerprint from before the outage, and more
 
         b = _host("b", tmp_path, shared, prefect_server)
         other = run_cli("run", str(media), "--json", env=b)
@@ -141,3 +142,16 @@ def test_shared_backend_settings_are_checked(media_copy: Path, cli_env: dict[str
     ]
     no_push = run_cli("cache", "push", env=cli_env)
     assert no_push.code == 1 and "CACHE_BACKEND=shared" in no_push.stderr
+
+    down = {
+        **cli_env,
+        "CACHE_BACKEND": "shared",
+        "CACHE_S3_BUCKET": "cpwx",
+        "CACHE_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        "CACHE_INDEX_URL": f"postgresql://cpwx@127.0.0.1:{free_port()}/cpwx",
+        "CACHE_SHARED_TIMEOUT_SECONDS": "1",
+    }
+    unreachable = run_cli("cache", "push", env=down)
+    assert unreachable.code == 1
+    assert unreachable.stderr.startswith("cpwx: error: the shared cache is unavailable: ")
+    assert len(unreachable.stderr.strip().splitlines()) == 1
