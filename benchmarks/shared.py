@@ -27,24 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cache_store import CacheManager, SharedLevel
+from cache_store import CacheManager
 from tests.helpers import SPOKEN
-from tests.services import moto_s3, postgres, team_env
-
-
-def _level(env: dict[str, str], root: Path) -> SharedLevel:
-    return SharedLevel.open(
-        root,
-        bucket=env["CACHE_S3_BUCKET"],
-        prefix=env["CACHE_S3_PREFIX"],
-        endpoint=env["CACHE_S3_ENDPOINT"],
-        index_url=env["CACHE_INDEX_URL"],
-        timeout=5.0,
-    )
+from tests.services import moto_s3, postgres, shared_level, team_env
 
 
 def _store(env: dict[str, str] | None, root: Path) -> CacheManager:
-    return CacheManager(root, shared=_level(env, root) if env else None)
+    return CacheManager(root, shared=shared_level(env, root) if env else None)
 
 
 def _transcript(n: int, salt: int) -> dict[str, object]:

@@ -57,20 +57,7 @@ _CACHE_INDEX = """CREATE TABLE IF NOT EXISTS {name} (
     metadata JSON
 );"""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
-{cache_index}
-CREATE TABLE IF NOT EXISTS cache_events (
-    ts TIMESTAMP NOT NULL,
-    layer TEXT NOT NULL,
-    cache_key TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    reason_kind TEXT,
-    reason TEXT,
-    saved_seconds DOUBLE DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS stats_snapshots (ts TIMESTAMP NOT NULL, snapshot JSON NOT NULL);
-CREATE TABLE IF NOT EXISTS tm_entries (
+_TM_ENTRIES = """CREATE TABLE IF NOT EXISTS {name} (
     cache_key TEXT PRIMARY KEY,
     source_lang TEXT NOT NULL,
     target_lang TEXT NOT NULL,
@@ -89,7 +76,22 @@ CREATE TABLE IF NOT EXISTS tm_entries (
     user_approved BOOLEAN NOT NULL DEFAULT FALSE,
     movie_id TEXT,
     audio_hash TEXT
+);"""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+{cache_index}
+CREATE TABLE IF NOT EXISTS cache_events (
+    ts TIMESTAMP NOT NULL,
+    layer TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reason_kind TEXT,
+    reason TEXT,
+    saved_seconds DOUBLE DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS stats_snapshots (ts TIMESTAMP NOT NULL, snapshot JSON NOT NULL);
+{tm_entries}
 CREATE TABLE IF NOT EXISTS fp_subhashes (subhash UINTEGER NOT NULL, audio_hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS job_history (
     job_id TEXT PRIMARY KEY,
@@ -100,7 +102,9 @@ CREATE TABLE IF NOT EXISTS job_history (
     estimate_seconds DOUBLE,
     rating INTEGER
 );
-""".replace("{cache_index}", _CACHE_INDEX.format(name="cache_index"))
+""".replace("{cache_index}", _CACHE_INDEX.format(name="cache_index")).replace(
+    "{tm_entries}", _TM_ENTRIES.format(name="tm_entries")
+)
 
 
 def _drop_cache_index_art(con: duckdb.DuckDBPyConnection) -> None:

@@ -21,14 +21,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import psycopg
-from psycopg.rows import dict_row
 from pyarrow import fs as pafs
 
-from ._index import IndexRow
+from ._index import _TM_ENTRIES, IndexRow
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["ObjectStore", "SharedIndex", "SharedLevel", "SharedUnavailableError"]
 
@@ -126,28 +127,13 @@ CREATE TABLE IF NOT EXISTS cpwx_cache_index (
 );
 CREATE INDEX IF NOT EXISTS cpwx_cache_index_audio
     ON cpwx_cache_index (audio_hash, cache_type, created_at);
-CREATE TABLE IF NOT EXISTS cpwx_tm_entries (
-    cache_key TEXT PRIMARY KEY,
-    source_lang TEXT NOT NULL,
-    target_lang TEXT NOT NULL,
-    source_segment TEXT NOT NULL,
-    translated_segment TEXT NOT NULL,
-    model_used TEXT NOT NULL,
-    glossary_hash TEXT NOT NULL,
-    glossary_terms_applied TEXT[],
-    context_prev TEXT[],
-    context_next TEXT[],
-    confidence DOUBLE PRECISION NOT NULL,
-    compute_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
-    reuse_count INTEGER NOT NULL DEFAULT 0,
-    created_at TIMESTAMP NOT NULL,
-    last_used TIMESTAMP NOT NULL,
-    user_approved BOOLEAN NOT NULL DEFAULT FALSE,
-    movie_id TEXT,
-    audio_hash TEXT
-);
+{tm_entries}
 CREATE INDEX IF NOT EXISTS cpwx_tm_pair ON cpwx_tm_entries (source_lang, target_lang);
-"""
+""".replace(
+    # The same memory as every host's own index; PostgreSQL spells DuckDB's DOUBLE so.
+    "{tm_entries}",
+    _TM_ENTRIES.format(name="cpwx_tm_entries").replace("DOUBLE", "DOUBLE PRECISION"),
+)
 
 _ROW_COLUMNS = (
     "cache_key",
@@ -179,6 +165,8 @@ class SharedIndex:
 
     @contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        import psycopg  # ~0.1 s: paid only where a shared cache is configured
+
         with self._lock:
             try:
                 if self._con is None or self._con.closed:
@@ -192,6 +180,9 @@ class SharedIndex:
                 raise SharedUnavailableError(f"shared index: {_first_line(exc)}") from exc
 
     def _connect(self) -> psycopg.Connection[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
         con = psycopg.connect(
             self.url,
             autocommit=True,

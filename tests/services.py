@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cache_store import SharedLevel
+
 from .helpers import free_port
 
 S3_ENV = {
@@ -167,3 +169,15 @@ def team_env(pg: Postgres, s3: MotoS3, name: str | None = None) -> dict[str, str
         "CACHE_INDEX_URL": pg.url.rsplit("/", 1)[0] + f"/{name}",
         "CACHE_SHARED_TIMEOUT_SECONDS": "2",
     }
+
+
+def shared_level(env: dict[str, str], root: Path) -> SharedLevel:
+    """The shared level ``team_env``'s settings describe, for a cache dir at ``root``."""
+    return SharedLevel.open(
+        root,
+        bucket=env["CACHE_S3_BUCKET"],
+        prefix=env["CACHE_S3_PREFIX"],
+        endpoint=env["CACHE_S3_ENDPOINT"],
+        index_url=env["CACHE_INDEX_URL"],
+        timeout=float(env["CACHE_SHARED_TIMEOUT_SECONDS"]),
+    )

@@ -10,24 +10,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cache_store import CacheManager, Outcome, SharedLevel, TmEntry
+from cache_store import CacheManager, Outcome, TmEntry
 from cache_store._payloads import encode
 
 from ..helpers import free_port, run_in_processes
-from ..services import S3_ENV
+from ..services import S3_ENV, shared_level
 
 Host = Callable[[str], CacheManager]
-
-
-def _level(env: dict[str, str], root: Path) -> SharedLevel:
-    return SharedLevel.open(
-        root,
-        bucket=env["CACHE_S3_BUCKET"],
-        prefix=env["CACHE_S3_PREFIX"],
-        endpoint=env["CACHE_S3_ENDPOINT"],
-        index_url=env["CACHE_INDEX_URL"],
-        timeout=float(env["CACHE_SHARED_TIMEOUT_SECONDS"]),
-    )
 
 
 @pytest.fixture
@@ -38,7 +27,7 @@ def host(shared_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     def make(name: str) -> CacheManager:
         root = tmp_path / name
-        return CacheManager(root, shared=_level(shared_env, root))
+        return CacheManager(root, shared=shared_level(shared_env, root))
 
     return make
 
@@ -81,7 +70,7 @@ def test_a_damaged_shared_object_is_a_miss_not_a_hit(
     raw, _ = encode({"cache_key": key.digest, "created_at": "x"})
     assert b.shared is not None
     b.shared.objects.put(b.payload_rel(key), raw[:-5] + b"xxxxx")
-    with caplog.at_level(logging.WARNING, "cache_store"):
+    with caplog.atshared_level(logging.WARNING, "cache_store"):
         assert b.get(key).outcome is Outcome.MISS
     assert "damaged" in caplog.text
     assert not b.payload_path(key).exists()
@@ -103,7 +92,7 @@ def _write_many(env: dict[str, str], root: str, writer: int, count: int) -> None
     import os
 
     os.environ.update(S3_ENV)
-    store = CacheManager(Path(root), shared=_level(env, Path(root)))
+    store = CacheManager(Path(root), shared=shared_level(env, Path(root)))
     for i in range(count):
         store.put(CacheManager.fingerprint_key(f"{writer:02d}{i:062d}"), {"writer": writer, "i": i})
 
@@ -123,7 +112,7 @@ def test_four_writers_on_each_of_two_hosts_lose_nothing(
     with psycopg.connect(shared_env["CACHE_INDEX_URL"]) as con:
         found = con.execute("SELECT count(*) FROM cpwx_cache_index").fetchone()
     assert found == (8 * per_writer,)
-    reader = CacheManager(tmp_path / "reader", shared=_level(shared_env, tmp_path / "reader"))
+    reader = CacheManager(tmp_path / "reader", shared=shared_level(shared_env, tmp_path / "reader"))
     for w in range(8):
         for i in range(per_writer):
             got = reader.get(CacheManager.fingerprint_key(f"{w:02d}{i:062d}"))
@@ -146,9 +135,9 @@ def test_an_unreachable_shared_store_holds_writes_until_a_push(
         "CACHE_INDEX_URL": f"postgresql://cpwx@127.0.0.1:{free_port()}/cpwx",
     }
     root = tmp_path / "a"
-    offline = CacheManager(root, shared=_level(dead, root))
+    offline = CacheManager(root, shared=shared_level(dead, root))
     memory = TmEntry("Good night.", "Bonne nuit.", "en", "fr", confidence=0.99)
-    with caplog.at_level(logging.INFO, "cache_store"):
+    with caplog.atshared_level(logging.INFO, "cache_store"):
         offline.set_asr_result(*_asr("c" * 64), TRANSCRIPT)
         offline.record_translations([], [], [memory])
         assert offline.get(offline.asr_key(*_asr("c" * 64))).hit  # local caching goes on
@@ -157,9 +146,9 @@ def test_an_unreachable_shared_store_holds_writes_until_a_push(
     assert sum("is unavailable" in r.getMessage() for r in warnings) == 1  # one per process
     assert any("not shared yet" in r.getMessage() for r in warnings)
 
-    back = CacheManager(root, shared=_level(shared_env, root))
+    back = CacheManager(root, shared=shared_level(shared_env, root))
     assert back.share_pending() == 0
-    other = CacheManager(tmp_path / "b", shared=_level(shared_env, tmp_path / "b"))
+    other = CacheManager(tmp_path / "b", shared=shared_level(shared_env, tmp_path / "b"))
     assert other.get(other.asr_key(*_asr("c" * 64))).hit
     found, _ = other.find_translation_match("Good night.", "en", "fr")
     assert found is not None and found["target"] == "Bonne nuit."
