@@ -79,11 +79,12 @@ def push(as_json: Json = False) -> None:
         raise fail("no shared cache to push to: set CACHE_BACKEND=shared (README: team cache)")
     try:
         shared.objects.check()
-        entries, size = shared.index.usage()
+        shared.index.usage()
     except cs.SharedUnavailableError as exc:
         raise fail(f"the shared cache is unavailable: {exc}") from None
     before = len(shared.held())
     left = guard(store.share_pending)
+    entries, size = shared.call(shared.index.usage, (0, 0))
     if as_json:
         emit(
             {

@@ -70,7 +70,7 @@ def test_a_damaged_shared_object_is_a_miss_not_a_hit(
     raw, _ = encode({"cache_key": key.digest, "created_at": "x"})
     assert b.shared is not None
     b.shared.objects.put(b.payload_rel(key), raw[:-5] + b"xxxxx")
-    with caplog.atshared_level(logging.WARNING, "cache_store"):
+    with caplog.at_level(logging.WARNING, "cache_store"):
         assert b.get(key).outcome is Outcome.MISS
     assert "damaged" in caplog.text
     assert not b.payload_path(key).exists()
@@ -137,7 +137,7 @@ def test_an_unreachable_shared_store_holds_writes_until_a_push(
     root = tmp_path / "a"
     offline = CacheManager(root, shared=shared_level(dead, root))
     memory = TmEntry("Good night.", "Bonne nuit.", "en", "fr", confidence=0.99)
-    with caplog.atshared_level(logging.INFO, "cache_store"):
+    with caplog.at_level(logging.INFO, "cache_store"):
         offline.set_asr_result(*_asr("c" * 64), TRANSCRIPT)
         offline.record_translations([], [], [memory])
         assert offline.get(offline.asr_key(*_asr("c" * 64))).hit  # local caching goes on
