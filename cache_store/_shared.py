@@ -53,9 +53,16 @@ class ObjectStore:
     base: str
 
     @classmethod
-    def s3(cls, bucket: str, prefix: str, endpoint: str | None, timeout: float) -> ObjectStore:
-        """Credentials come from AWS's usual chain (``AWS_ACCESS_KEY_ID`` and
-        ``AWS_SECRET_ACCESS_KEY`` first)."""
+    def s3(
+        cls,
+        bucket: str,
+        prefix: str,
+        endpoint: str | None,
+        timeout: float,
+        credentials: tuple[str, str] | None = None,
+    ) -> ObjectStore:
+        """``credentials``: (access key id, secret key); by default AWS's usual chain
+        (``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` first)."""
         options: dict[str, Any] = {
             "connect_timeout": timeout,
             "request_timeout": timeout,
@@ -67,6 +74,8 @@ class ObjectStore:
             "allow_delayed_open": True,
             "background_writes": False,
         }
+        if credentials:
+            options["access_key"], options["secret_key"] = credentials
         if endpoint:
             parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
             options["endpoint_override"] = parts.netloc
@@ -329,10 +338,11 @@ class SharedLevel:
         endpoint: str | None,
         index_url: str,
         timeout: float,
+        credentials: tuple[str, str] | None = None,
     ) -> SharedLevel:
         """Connects lazily: a host whose shared store is down still starts its jobs."""
         return cls(
-            ObjectStore.s3(bucket, prefix, endpoint, timeout),
+            ObjectStore.s3(bucket, prefix, endpoint, timeout, credentials),
             SharedIndex(index_url, timeout),
             outbox=cache_dir / "outbox",
             host=socket.gethostname(),

@@ -127,7 +127,7 @@ def store_for(settings: Settings) -> CacheManager:
         settings.cache_path,
         ttl_days=settings.cache_ttl_days,
         tm=settings.tm_policy,
-        shared=settings.shared_level(),
+        shared=guard(settings.shared_level),  # its credentials block may not load
     )
 
 

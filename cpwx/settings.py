@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     cache_s3_bucket: str | None = None
     cache_s3_prefix: str = "cpwx"
     cache_index_url: str | None = None  # postgresql://user@host:5432/db
+    # a Prefect Secret block holding {"access_key_id": ..., "secret_access_key": ...}
+    cache_s3_credentials_block: str | None = None
     cache_shared_timeout_seconds: float = Field(5.0, gt=0)  # ours: then jobs go on locally
     cache_backend: Literal["local", "shared"] = "local"  # after what it checks
 
@@ -151,6 +153,13 @@ class Settings(BaseSettings):
             raise ValueError("not an S3 key prefix (letters, digits and / . - _ ! * ' ( ))")
         return value
 
+    @field_validator("cache_s3_credentials_block")
+    @classmethod
+    def _a_block_name(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", value):
+            raise ValueError("not a Prefect block name (lowercase letters, digits, dashes)")
+        return value
+
     @field_validator("cache_index_url")
     @classmethod
     def _a_postgres_url(cls, value: str | None) -> str | None:
@@ -214,6 +223,11 @@ class Settings(BaseSettings):
             endpoint=self.cache_s3_endpoint,
             index_url=self.cache_index_url,
             timeout=self.cache_shared_timeout_seconds,
+            credentials=(
+                _block_credentials(self.cache_s3_credentials_block)
+                if self.cache_s3_credentials_block
+                else None
+            ),
         )
 
     @property
@@ -245,6 +259,21 @@ class Settings(BaseSettings):
     @property
     def threads(self) -> int:
         return self.whisper_threads or os.cpu_count() or 1
+
+
+def _block_credentials(name: str) -> tuple[str, str]:
+    """S3 keys from a Prefect Secret block on the configured server (made in the UI, or with
+    ``Secret(value={"access_key_id": ..., "secret_access_key": ...}).save(name)``)."""
+    from prefect.blocks.system import Secret
+
+    where = f"CACHE_S3_CREDENTIALS_BLOCK: the Secret block {name!r}"
+    try:
+        value = cast("Secret[Any]", Secret.load(name)).get()  # the sync side of Prefect's dispatch
+    except Exception as exc:  # a missing block, or no server to ask
+        raise ConfigError(f"{where} cannot be read: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(value, dict) or not {"access_key_id", "secret_access_key"} <= set(value):
+        raise ConfigError(f"{where} must hold access_key_id and secret_access_key")
+    return str(value["access_key_id"]), str(value["secret_access_key"])
 
 
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:

@@ -7,13 +7,14 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psycopg
 
 from ..helpers import CPWX, SPOKEN, free_port, run_cli, speak, tiny_marian
-from ..services import moto_s3, postgres, team_env
+from ..services import S3_ENV, moto_s3, postgres, team_env
 
 
 def _host(name: str, tmp_path: Path, shared_env: dict[str, str], server: str) -> dict[str, str]:
@@ -155,3 +156,29 @@ def test_shared_backend_settings_are_checked(media_copy: Path, cli_env: dict[str
     assert unreachable.code == 1
     assert unreachable.stderr.startswith("cpwx: error: the shared cache is unavailable: ")
     assert len(unreachable.stderr.strip().splitlines()) == 1
+
+
+def test_s3_keys_from_a_prefect_secret_block(
+    shared_env: dict[str, str], cli_env: dict[str, str], prefect_server: str
+) -> None:
+    keys = {"access_key_id": S3_ENV["AWS_ACCESS_KEY_ID"]}
+    keys["secret_access_key"] = S3_ENV["AWS_SECRET_ACCESS_KEY"]
+    subprocess.run(
+        [sys.executable, "-c", "import sys, json; from prefect.blocks.system import Secret; "
+         "Secret(value=json.loads(sys.argv[1])).save('cpwx-s3-keys')", json.dumps(keys)],
+        env={**os.environ, "PREFECT_API_URL": prefect_server},
+        check=True,
+    )  # fmt: skip
+    env = {
+        **cli_env,
+        **{k: v for k, v in shared_env.items() if not k.startswith("AWS_")},
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PREFECT_API_URL": prefect_server,
+        "CACHE_S3_CREDENTIALS_BLOCK": "cpwx-s3-keys",
+    }
+    pushed = run_cli("cache", "push", "--json", env=env)
+    assert pushed.code == 0, pushed.stderr
+    missing = run_cli("cache", "push", env={**env, "CACHE_S3_CREDENTIALS_BLOCK": "no-such-keys"})
+    assert missing.code == 1
+    assert missing.stderr.startswith("cpwx: error: CACHE_S3_CREDENTIALS_BLOCK: the Secret block")
+    assert len(missing.stderr.strip().splitlines()) == 1

@@ -30,6 +30,7 @@ BY_NAME = {
     "cache_s3_bucket": "Team_Cache",
     "cache_s3_prefix": "studio/../other",
     "cache_index_url": "mysql://db/cpwx",
+    "cache_s3_credentials_block": "My S3 Keys",
 }
 
 
