@@ -182,7 +182,7 @@ class SharedIndex:
                     self._con = self._connect()
                 with self._con.cursor() as cur:
                     yield cur
-            except psycopg.OperationalError as exc:
+            except psycopg.Error as exc:  # down, refused, timed out, or not ours to write
                 if self._con is not None:
                     self._con.close()
                 self._con = None
