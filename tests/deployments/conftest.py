@@ -1,5 +1,6 @@
-"""One `cpwx serve` for the package's tests: a real Prefect server, both pools, the
-deployments and a worker per pool, all on loopback with temporary homes."""
+"""One `cpwx serve` for the package's tests: a real Prefect server on PostgreSQL (what the
+README's multi-machine guide runs), both pools, the deployments and a worker per pool, all on
+loopback with temporary homes."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pytest
 
 from ..helpers import CPWX, REPO, free_port
+from ..services import MotoS3, Postgres
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,15 @@ class Served:
 
 
 @pytest.fixture(scope="package")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, team_services: tuple[Postgres, MotoS3]
+) -> Iterator[Served]:
     home = tmp_path_factory.mktemp("served")
+    pg = team_services[0]
+    with psycopg.connect(pg.url, autocommit=True) as con:
+        con.execute("CREATE DATABASE prefect_served")
+    base = pg.url.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
+    database = ("--database-url", f"{base}/prefect_served")
     env = {
         **os.environ,
         "PREFECT_HOME": str(home / "prefect"),
@@ -50,7 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     port = free_port()
     serve = subprocess.Popen(
-        [CPWX, "serve", "--port", str(port), "--logs", str(home / "logs"), "--json"],
+        [CPWX, "serve", "--port", str(port), "--logs", str(home / "logs"), "--json", *database],
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,
