@@ -33,6 +33,8 @@ __all__ = ["MISS_KINDS", "CacheManager", "Lookup", "Outcome", "SourceStat"]
 
 log = logging.getLogger("cache_store")
 
+_SUBHASHES = "subhashes"  # outbox kind: a film's entry in the shared similar-cut index
+
 _LABEL = {Layer.FINGERPRINTS: "Fingerprint", Layer.ASR: "ASR", Layer.TRANSLATIONS: "Translation"}
 
 
@@ -330,7 +332,11 @@ class CacheManager:
         if waiting and shared.available:
             memory = [key for kind, key in waiting if kind == "tm"]
             for kind, key in waiting:
-                if kind != "tm" and self._share_payload(shared, kind, key):
+                if kind == _SUBHASHES:
+                    fingerprint = self.fingerprint(key)
+                    if fingerprint is None or self._share_subhashes(shared, fingerprint):
+                        shared.release(kind, key)
+                elif kind != "tm" and self._share_payload(shared, kind, key):
                     shared.release(kind, key)
             if memory and shared.publish_memory(self._memory_rows(memory)):
                 for key in memory:
@@ -593,9 +599,23 @@ class CacheManager:
     # --- similar media (layer 1's Chromaprint) ---------------------------------------------
     @unless_disk_full("the fingerprint's similarity index")
     def index_fingerprint(self, fingerprint: AudioFingerprint) -> None:
-        """Make a stored film findable by its other cuts."""
+        """Make a stored film findable by its other cuts, on every host with a shared level."""
         with self.session() as s:
             index_fingerprint(s, fingerprint)
+        if self.shared is not None:
+            self._share_subhashes(self.shared, fingerprint)
+
+    def _share_subhashes(self, shared: SharedLevel, fingerprint: AudioFingerprint) -> bool:
+        keys = subhashes(fingerprint.chromaprint).tolist()
+
+        def publish() -> bool:
+            shared.index.fp_index(fingerprint.audio_hash, keys)
+            return True
+
+        if shared.call(publish, False):
+            return True
+        shared.hold(_SUBHASHES, fingerprint.audio_hash)
+        return False
 
     def fingerprint(self, audio_hash: str) -> AudioFingerprint | None:
         """A stored fingerprint, read without counting a lookup."""
@@ -624,17 +644,33 @@ class CacheManager:
         subhashes found it."""
         prints = {1.0: new.chromaprint, **(at_speeds or {})}
         found: dict[str, tuple[int, float]] = {}  # audio hash: (shared subhashes, speed)
+        keys = {speed: subhashes(fp).tolist() for speed, fp in prints.items()}
+
+        def vote(speed: float, candidates: list[tuple[str, int]]) -> None:
+            for other, count in candidates:
+                if count > found.get(other, (0, 1.0))[0]:
+                    found[other] = (count, speed)
+
         try:
             with self.session() as s:
-                for speed, fp in prints.items():
-                    keys = subhashes(fp).tolist()
-                    for other, shared in s.fp_candidates(keys, new.audio_hash, limit):
-                        if shared > found.get(other, (0, 1.0))[0]:
-                            found[other] = (shared, speed)
+                for speed in prints:
+                    vote(speed, s.fp_candidates(keys[speed], new.audio_hash, limit))
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
             return []
+        level = self.shared
+        if level is not None:  # films other hosts processed
+
+            def ask() -> list[tuple[float, list[tuple[str, int]]]]:
+                return [
+                    (speed, level.index.fp_candidates(keys[speed], new.audio_hash, limit))
+                    for speed in prints
+                ]
+
+            nothing: list[tuple[float, list[tuple[str, int]]]] = []
+            for speed, candidates in level.call(ask, nothing):
+                vote(speed, candidates)
         best = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
         jobs = []
         for other_hash, (shared, speed) in best:

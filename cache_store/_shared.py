@@ -138,6 +138,8 @@ CREATE INDEX IF NOT EXISTS cpwx_cache_index_audio
     ON cpwx_cache_index (audio_hash, cache_type, created_at);
 {tm_entries}
 CREATE INDEX IF NOT EXISTS cpwx_tm_pair ON cpwx_tm_entries (source_lang, target_lang);
+CREATE TABLE IF NOT EXISTS cpwx_fp_subhashes (subhash BIGINT NOT NULL, audio_hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS cpwx_fp_subhash ON cpwx_fp_subhashes (subhash);
 """.replace(
     # The same memory as every host's own index; PostgreSQL spells DuckDB's DOUBLE so.
     "{tm_entries}",
@@ -283,6 +285,25 @@ class SharedIndex:
             )
             found = cur.fetchone()
         return (int(found["n"]), int(found["b"])) if found else (0, 0)
+
+    def fp_index(self, audio_hash: str, keys: Sequence[int]) -> None:
+        """A film's Chromaprint subhashes (see ``subhashes``), so every host finds its cuts."""
+        with self._cursor() as cur, cur.connection.transaction():
+            cur.execute("DELETE FROM cpwx_fp_subhashes WHERE audio_hash = %s", (audio_hash,))
+            with cur.copy("COPY cpwx_fp_subhashes (subhash, audio_hash) FROM STDIN") as copy:
+                for key in keys:
+                    copy.write_row((key, audio_hash))
+
+    def fp_candidates(self, keys: Sequence[int], exclude: str, limit: int) -> list[tuple[str, int]]:
+        """Films sharing the most subhashes with ``keys``, most first."""
+        with self._cursor() as cur:
+            cur.execute(
+                "SELECT audio_hash, count(*) AS n FROM cpwx_fp_subhashes "
+                "WHERE subhash = ANY(%s) AND audio_hash <> %s "
+                "GROUP BY 1 ORDER BY n DESC, audio_hash LIMIT %s",
+                (list(keys), exclude, limit),
+            )
+            return [(str(r["audio_hash"]), int(r["n"])) for r in cur.fetchall()]
 
     def tm_upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or refresh memory entries; as locally, reuse counts and approvals only grow."""

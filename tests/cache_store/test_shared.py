@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -15,6 +16,7 @@ from cache_store._payloads import encode
 
 from ..helpers import free_port, run_in_processes
 from ..services import S3_ENV, shared_level
+from .test_similar import OLD, _fp
 
 Host = Callable[[str], CacheManager]
 
@@ -74,6 +76,17 @@ def test_a_damaged_shared_object_is_a_miss_not_a_hit(
         assert b.get(key).outcome is Outcome.MISS
     assert "damaged" in caplog.text
     assert not b.payload_path(key).exists()
+
+
+def test_a_cut_on_one_host_finds_its_film_from_another(host: Host) -> None:
+    a, b = host("a"), host("b")
+    film = _fp("a", OLD)
+    a.set_fingerprint(film)
+    a.index_fingerprint(film)
+    recut = _fp("b", np.concatenate([OLD[:1500], OLD[2000:]]))  # a scene of ~60 s removed
+    [job] = b.similar_to(recut, threshold=0.5)
+    assert job.audio_hash == film.audio_hash and job.shared_ratio > 0.95
+    assert job.band == "reuse-all"
 
 
 def test_translation_memory_is_shared(host: Host) -> None:
@@ -137,11 +150,14 @@ def test_an_unreachable_shared_store_holds_writes_until_a_push(
     root = tmp_path / "a"
     offline = CacheManager(root, shared=shared_level(dead, root))
     memory = TmEntry("Good night.", "Bonne nuit.", "en", "fr", confidence=0.99)
+    film = _fp("a", OLD)
     with caplog.at_level(logging.INFO, "cache_store"):
         offline.set_asr_result(*_asr("c" * 64), TRANSCRIPT)
         offline.record_translations([], [], [memory])
+        offline.set_fingerprint(film)
+        offline.index_fingerprint(film)
         assert offline.get(offline.asr_key(*_asr("c" * 64))).hit  # local caching goes on
-        assert offline.share_pending() == 2
+        assert offline.share_pending() == 4  # transcript, memory, fingerprint, its subhashes
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert sum("is unavailable" in r.getMessage() for r in warnings) == 1  # one per process
     assert any("not shared yet" in r.getMessage() for r in warnings)
@@ -152,6 +168,8 @@ def test_an_unreachable_shared_store_holds_writes_until_a_push(
     assert other.get(other.asr_key(*_asr("c" * 64))).hit
     found, _ = other.find_translation_match("Good night.", "en", "fr")
     assert found is not None and found["target"] == "Bonne nuit."
+    [job] = other.similar_to(_fp("b", OLD[100:]), threshold=0.5)
+    assert job.audio_hash == film.audio_hash
 
 
 def test_cleanup_expires_shared_entries_by_their_ttl(host: Host) -> None:
