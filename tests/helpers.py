@@ -101,6 +101,15 @@ def tree_state(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+def marian_env(folder: Path) -> dict[str, str]:
+    """Settings for jobs that translate with a tiny Marian trained on ``SPOKEN`` at ``folder``."""
+    return {
+        "TRANSLATION_MODEL": str(tiny_marian(folder, SPOKEN.split("."))),
+        "TRANSLATION_MAX_LENGTH": "24",
+        "TM_MIN_CONFIDENCE": "0",  # random weights: every translation is unsure
+    }
+
+
 def tiny_marian(folder: Path, corpus: list[str]) -> Path:
     """A random-weight MarianMT, WordLevel tokenizer trained here: no hub, no sentencepiece."""
     import torch

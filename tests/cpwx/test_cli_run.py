@@ -16,9 +16,9 @@ from ..helpers import (
     SPOKEN,
     CliResult,
     faststart_copy,
+    marian_env,
     run_cli,
     speak,
-    tiny_marian,
     tree_state,
     wer,
 )
@@ -181,13 +181,7 @@ def test_corrupted_asr_payload_is_recomputed_and_quarantined(
 def test_translation_workflows_with_a_local_marian(
     media_copy: Path, tmp_path: Path, cli_env: dict[str, str], prefect_server: str
 ) -> None:
-    marian = tiny_marian(tmp_path / "marian-en-hi", SPOKEN.split("."))
-    env = {
-        **_server_env(cli_env, prefect_server),
-        "TRANSLATION_MODEL": str(marian),
-        "TRANSLATION_MAX_LENGTH": "24",
-        "TM_MIN_CONFIDENCE": "0",  # random weights: every translation is unsure
-    }
+    env = {**_server_env(cli_env, prefect_server), **marian_env(tmp_path / "marian-en-hi")}
     out = tmp_path / "subs"
 
     def job(workflow: str) -> CliResult:

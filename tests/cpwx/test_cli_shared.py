@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from ..helpers import CPWX, SPOKEN, free_port, run_cli, speak, tiny_marian
+from ..helpers import CPWX, SPOKEN, free_port, marian_env, run_cli, speak
 from ..services import S3_ENV, moto_s3, postgres, team_env
 
 
@@ -40,12 +40,7 @@ def _caches(result: dict[str, object]) -> dict[str, str]:
 def test_host_b_gets_a_full_hit_on_media_host_a_processed(
     media_copy: Path, tmp_path: Path, shared_env: dict[str, str], prefect_server: str
 ) -> None:
-    marian = tiny_marian(tmp_path / "marian-en-hi", SPOKEN.split("."))
-    translate = {
-        "TRANSLATION_MODEL": str(marian),
-        "TRANSLATION_MAX_LENGTH": "24",
-        "TM_MIN_CONFIDENCE": "0",  # random weights: every translation is unsure
-    }
+    translate = marian_env(tmp_path / "marian-en-hi")
     a = {**_host("a", tmp_path, shared_env, prefect_server), **translate}
     b = {**_host("b", tmp_path, shared_env, prefect_server), **translate}
     args = ("--workflow", "subtitle", "--target-language", "hi", "--json")

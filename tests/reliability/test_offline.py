@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..helpers import CPWX, SPOKEN, CliResult, tiny_marian
+from ..helpers import CPWX, CliResult, marian_env
 from .conftest import Record
 
 # Loaded by every Python process of the job (sitecustomize): an audit hook sees each socket
@@ -48,14 +48,11 @@ def test_a_full_job_needs_no_network(
     guard.mkdir()
     (guard / "sitecustomize.py").write_text(GUARD)
     log = tmp_path / "network.log"
-    marian = tiny_marian(tmp_path / "marian-en-hi", SPOKEN.split("."))
     env = {
         **cli_env,
+        **marian_env(tmp_path / "marian-en-hi"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), os.environ.get("PYTHONPATH")])),
         "CPWX_NETWORK_LOG": str(log),
-        "TRANSLATION_MODEL": str(marian),
-        "TRANSLATION_MAX_LENGTH": "24",
-        "TM_MIN_CONFIDENCE": "0",
     }
     env = {**os.environ, **env}
     for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
