@@ -1,40 +1,44 @@
-"""Content-addressed cache store: JSON payloads, a DuckDB index, composable keys. No Prefect."""
+"""The store: content-addressed, self-verifying payloads on one or two levels, their DuckDB index,
+composable keys, locks, the journal, maintenance and archives. No Prefect, and no domain logic:
+the translation memory, glossary, cuts and history are packages of their own over it.
+"""
 
-from ._align import ITEM_SECONDS, Alignment, Span, align, best_alignment, subhashes
-from ._archive import ArchiveError, ImportReport, export_archive, import_archive
-from ._cuts import CutLink, CutLinks
+from ._archive import ArchiveError, Extra, ImportReport, export_archive, import_archive
 from ._disk import is_disk_full, unless_disk_full
-from ._glossary import (
-    TERM_TYPES,
-    Glossary,
-    GlossaryEntry,
-    GlossaryError,
-    GlossaryPolicy,
-    TermType,
-    check_movie_id,
-    term_type,
+from ._index import (
+    CACHE_INDEX_DDL,
+    COLUMNS,
+    DEFAULT_TTL_DAYS,
+    SCHEMA_VERSION,
+    Index,
+    IndexBusyError,
+    IndexDamagedError,
+    IndexRow,
+    IndexSession,
 )
-from ._glossary_store import GLOBAL_ID, GlossaryStore, movie_id_from_path
-from ._glossary_terms import (
-    LearnReport,
-    NameCorrection,
-    Protected,
-    correct_names,
-    protect,
-    split_on_terms,
+from ._keys import (
+    CODE_VERSIONS,
+    CacheKey,
+    CacheKeyError,
+    Layer,
+    asr_key,
+    explain_difference,
+    fingerprint_key,
 )
-from ._history import JobFeatures, JobOutcome, JobRecord
-from ._index import SCHEMA_VERSION, IndexBusyError, IndexDamagedError
-from ._keys import CODE_VERSIONS, CacheKey, CacheKeyError, Layer, explain_difference
+from ._level import Level
+from ._local import LocalLevel
+from ._locks import exclusive
+from ._lookup import MISS_KINDS, Lookup, Outcome
 from ._maintenance import (
-    CLEARABLE,
     CacheStats,
-    CleanupReport,
+    DayStats,
+    Eviction,
     LayerStats,
     Problem,
     ValidationReport,
-    cleanup,
     clear,
+    dir_usage,
+    evict,
     invalidate,
     list_largest,
     rebuild_index,
@@ -42,106 +46,68 @@ from ._maintenance import (
     stats,
     validate,
 )
-from ._manager import MISS_KINDS, CacheManager, Lookup, Outcome, SourceStat
-from ._payloads import PayloadError, read_verified, write_verified
-from ._records import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
-from ._reuse import ReusePlan, merge_segments, plan_reuse, split_ranges
+from ._payloads import PayloadError, decode, encode, read_verified, write_bytes, write_verified
 from ._shared import ObjectStore, SharedIndex, SharedLevel, SharedUnavailableError
-from ._similar import BANDS, SPEEDS, Band, SimilarJob, band_for, similarity
-from ._tm import HUMAN, TmContext, TmEntry, TmMatch, TmPolicy, TranslationMemory
-from ._tmx import TmxError, read_tmx, write_tmx
+from ._sources import SourceStat
+from ._store import Republisher, Store, utc_now
 
 __all__ = [
-    "BANDS",
-    "CLEARABLE",
+    "CACHE_INDEX_DDL",
     "CODE_VERSIONS",
-    "GLOBAL_ID",
-    "HUMAN",
-    "ITEM_SECONDS",
+    "COLUMNS",
+    "DEFAULT_TTL_DAYS",
     "MISS_KINDS",
     "SCHEMA_VERSION",
-    "SPEEDS",
-    "TERM_TYPES",
-    "Alignment",
     "ArchiveError",
-    "AudioFingerprint",
-    "Band",
     "CacheKey",
     "CacheKeyError",
-    "CacheManager",
     "CacheStats",
-    "CleanupReport",
-    "CutLink",
-    "CutLinks",
-    "Glossary",
-    "GlossaryEntry",
-    "GlossaryError",
-    "GlossaryPolicy",
-    "GlossaryStore",
+    "DayStats",
+    "Eviction",
+    "Extra",
     "ImportReport",
+    "Index",
     "IndexBusyError",
     "IndexDamagedError",
-    "JobFeatures",
-    "JobOutcome",
-    "JobRecord",
+    "IndexRow",
+    "IndexSession",
     "Layer",
     "LayerStats",
-    "LearnReport",
+    "Level",
+    "LocalLevel",
     "Lookup",
-    "NameCorrection",
-    "NoiseProfile",
     "ObjectStore",
     "Outcome",
     "PayloadError",
     "Problem",
-    "Protected",
-    "ReusePlan",
-    "Segment",
+    "Republisher",
     "SharedIndex",
     "SharedLevel",
     "SharedUnavailableError",
-    "SimilarJob",
     "SourceStat",
-    "Span",
-    "TermType",
-    "TmContext",
-    "TmEntry",
-    "TmMatch",
-    "TmPolicy",
-    "TmxError",
-    "Transcript",
-    "TranslationMemory",
+    "Store",
     "ValidationReport",
-    "Word",
-    "align",
-    "band_for",
-    "best_alignment",
-    "check_movie_id",
-    "cleanup",
+    "asr_key",
     "clear",
-    "correct_names",
+    "decode",
+    "dir_usage",
+    "encode",
+    "evict",
+    "exclusive",
     "explain_difference",
     "export_archive",
+    "fingerprint_key",
     "import_archive",
     "invalidate",
     "is_disk_full",
     "list_largest",
-    "merge_segments",
-    "movie_id_from_path",
-    "plan_reuse",
-    "protect",
-    "read_tmx",
     "read_verified",
     "rebuild_index",
     "record_snapshot",
-    "similarity",
-    "split_on_terms",
-    "split_ranges",
     "stats",
-    "subhashes",
-    "term_type",
     "unless_disk_full",
+    "utc_now",
     "validate",
-    "write_tmx",
+    "write_bytes",
     "write_verified",
 ]

@@ -1,9 +1,11 @@
-"""Portable export and import: a tar.gz of payload files plus a manifest of their index rows.
+"""Portable export and import: a tar.gz of payload files plus a manifest of their index rows,
+and any ``Extra`` members domain packages add (the translation memory travels as TMX).
 
 Import trusts nothing in the archive. Every member must be a regular file named like a payload
-(``<layer>/<64 hex>.json``) or the manifest, within size limits; every payload must match the
-checksum in its own header and in the manifest; the manifest's schema must not be newer than
-ours. All of it is checked in a staging folder outside the cache before anything is merged.
+(``<layer>/<64 hex>.json``), the manifest or a declared extra, within size limits; every payload
+must match the checksum in its own header and in the manifest, as every extra must match the
+manifest; the manifest's schema must not be newer than ours. All of it is checked in a staging
+folder outside the cache before anything is merged.
 """
 
 from __future__ import annotations
@@ -15,34 +17,27 @@ import re
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._index import SCHEMA_VERSION, IndexRow
+from ._index import SCHEMA_VERSION, IndexRow, IndexSession, row_of
 from ._keys import Layer
-from ._maintenance import row_from_document
-from ._manager import CacheManager
 from ._payloads import PayloadError, read_verified, stage
-from ._records import AudioFingerprint
-from ._similar import index_fingerprint
-from ._tm import TmEntry
-from ._tmx import TmxError, read_tmx, write_tmx
+from ._store import Store
 
-__all__ = ["ArchiveError", "ImportReport", "export_archive", "import_archive"]
+__all__ = ["ArchiveError", "Extra", "ImportReport", "export_archive", "import_archive"]
 
 FORMAT = "cpwx-cache-export"
 MANIFEST = "manifest.json"
-MEMORY = "translation_memory.tmx"  # layer 4's rows, which live in the index, travel as TMX
 MAX_MEMBER_BYTES = 512 << 20
 MAX_TOTAL_BYTES = 64 << 30
 MAX_MEMBERS = 2_000_000
 # A gzip stream rarely expands JSON more than ~20x; far beyond that is a decompression bomb.
 MAX_EXPANSION = 200
 _LAYERS = "|".join(Layer.ALL)
-_NAME = re.compile(
-    rf"^(?:{MANIFEST}|{MEMORY}|(?:{_LAYERS})/(?P<s>[0-9a-f]{{2}})/(?P=s)[0-9a-f]{{62}}\.json)$"
-)
+_PAYLOAD = rf"(?:{_LAYERS})/(?P<s>[0-9a-f]{{2}})/(?P=s)[0-9a-f]{{62}}\.json"
 
 
 class ArchiveError(Exception):
@@ -50,17 +45,41 @@ class ArchiveError(Exception):
 
 
 @dataclass(frozen=True)
+class Extra:
+    """A member an archive carries beside the payloads: a domain package's data in its format.
+
+    ``write`` puts the member at a path and returns its entries (0: left out of the archive);
+    ``verify`` checks an unpacked member (raising ``ArchiveError`` with the reason) and returns
+    how to merge it, which runs only once everything verified and returns the entries merged."""
+
+    name: str  # its entry in the manifest and the import report
+    member: str  # its file name in the archive
+    layer: str  # exported with this layer
+    write: Callable[[Path], int]
+    verify: Callable[[Path], Callable[[], int]]
+
+
+@dataclass(frozen=True)
 class ImportReport:
     imported: int
     already_present: int
-    memory: int = 0  # translation-memory entries merged
+    extras: dict[str, int] = field(default_factory=dict)  # entries merged, by extra
 
 
-def export_archive(cache: CacheManager, target: Path, layers: tuple[str, ...] = Layer.ALL) -> int:
-    """Write the entries of ``layers`` to ``target`` (tar.gz); returns how many."""
-    with cache.session() as s:
-        rows = s.rows("cache_type IN (SELECT unnest(?))", [list(layers)], "ORDER BY file_path")
-    memory = cache.translations() if Layer.TRANSLATIONS in layers else []
+# What a domain package indexes of the payloads an import brings, in the import's session.
+OnImport = Callable[[IndexSession, Sequence[tuple[IndexRow, dict[str, Any]]]], None]
+
+
+def export_archive(
+    store: Store,
+    target: Path,
+    layers: tuple[str, ...] = Layer.ALL,
+    extras: Sequence[Extra] = (),
+) -> int:
+    """Write the entries of ``layers`` (and their extras) to ``target`` (tar.gz); returns how
+    many."""
+    with store.session() as s:
+        rows = s.rows(list(layers))
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -78,21 +97,26 @@ def export_archive(cache: CacheManager, target: Path, layers: tuple[str, ...] = 
     }
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
+    written = 0
     with tempfile.TemporaryDirectory(prefix="cpwx-export-") as tmp:
-        tmx = Path(tmp) / MEMORY
-        if memory:
-            write_tmx(memory, tmx)
-            manifest["memory"] = {"entries": len(memory), "sha256": _sha256(tmx)}
+        members: list[tuple[str, Path]] = []
+        for extra in extras:
+            path = Path(tmp) / extra.member
+            entries = extra.write(path) if extra.layer in layers else 0
+            if entries:
+                manifest[extra.name] = {"entries": entries, "sha256": _sha256(path)}
+                members.append((extra.member, path))
+                written += entries
         body = json.dumps(manifest, separators=(",", ":")).encode()
         with tarfile.open(partial, "w:gz") as tar:
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mode = len(body), 0o644
             tar.addfile(info, io.BytesIO(body))
-            if memory:
-                tar.add(str(tmx), arcname=MEMORY, filter=_anonymous)
-            _add_payloads(cache, tar, rows)
+            for member, path in members:
+                tar.add(str(path), arcname=member, filter=_anonymous)
+            _add_payloads(store, tar, rows)
     partial.replace(target)
-    return len(rows) + len(memory)
+    return len(rows) + written
 
 
 def _sha256(path: Path) -> str:
@@ -107,9 +131,9 @@ def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def _add_payloads(cache: CacheManager, tar: tarfile.TarFile, rows: list[IndexRow]) -> None:
+def _add_payloads(store: Store, tar: tarfile.TarFile, rows: list[IndexRow]) -> None:
     for r in rows:
-        path = cache.root / r.file_path
+        path = store.root / r.file_path
         with open(path, "rb") as fh:
             tar.addfile(_anonymous(tar.gettarinfo(str(path), arcname=r.file_path)), fh)
 
@@ -118,8 +142,10 @@ def _refuse(reason: str) -> ArchiveError:
     return ArchiveError(f"archive refused, nothing imported: {reason}")
 
 
-def _unpack(archive: Path, staging: Path) -> None:
+def _unpack(archive: Path, staging: Path, extras: Sequence[Extra]) -> None:
     """Copy every member into ``staging`` after checking it; raise on the first bad one."""
+    names = "|".join(re.escape(m) for m in (MANIFEST, *(e.member for e in extras)))
+    allowed = re.compile(rf"^(?:{names}|{_PAYLOAD})$")
     budget = min(MAX_TOTAL_BYTES, max(archive.stat().st_size, 1 << 20) * MAX_EXPANSION)
     total = count = 0
     try:
@@ -131,7 +157,7 @@ def _unpack(archive: Path, staging: Path) -> None:
                 if not member.isreg():
                     kind = "link" if member.issym() or member.islnk() else "non-regular file"
                     raise _refuse(f"member {member.name!r} is a {kind}")
-                if not _NAME.match(member.name):
+                if not allowed.match(member.name):
                     raise _refuse(f"unexpected member name {member.name!r}")
                 if member.size > MAX_MEMBER_BYTES:
                     raise _refuse(f"member {member.name!r} is {member.size} bytes")
@@ -151,7 +177,7 @@ def _unpack(archive: Path, staging: Path) -> None:
         raise _refuse(f"not a readable tar.gz ({exc})") from exc
 
 
-def _verified_rows(staging: Path) -> list[tuple[IndexRow, Path]]:
+def _verified_rows(staging: Path) -> list[tuple[IndexRow, dict[str, Any], Path]]:
     try:
         manifest = json.loads((staging / MANIFEST).read_text())
     except FileNotFoundError as exc:
@@ -171,7 +197,7 @@ def _verified_rows(staging: Path) -> list[tuple[IndexRow, Path]]:
     present = {str(p.relative_to(staging)) for p in staging.glob("*/*/*.json")}
     if set(listed) != present:
         raise _refuse("manifest and payload files disagree")
-    out: list[tuple[IndexRow, Path]] = []
+    out: list[tuple[IndexRow, dict[str, Any], Path]] = []
     for rel, entry in listed.items():
         path = staging / rel
         try:
@@ -183,60 +209,58 @@ def _verified_rows(staging: Path) -> list[tuple[IndexRow, Path]]:
         if document.get("layer") != Path(rel).parts[0]:
             raise _refuse(f"{rel}: payload is for another layer")
         try:
-            row = row_from_document(document, checksum, path.stat().st_size, rel)
+            row = row_of(document, rel, path.stat().st_size, checksum)
         except (KeyError, TypeError, ValueError) as exc:
             raise _refuse(f"{rel}: malformed payload ({exc})") from exc
-        out.append((row, path))
+        out.append((row, document, path))
     return out
 
 
-def _verified_memory(staging: Path) -> list[TmEntry]:
+def _verified_extra(staging: Path, extra: Extra) -> Callable[[], int] | None:
+    """How to merge an extra member once all is verified; None when the archive has none."""
     manifest = json.loads((staging / MANIFEST).read_text())
-    listed, tmx = manifest.get("memory"), staging / MEMORY
-    if listed is None and not tmx.exists():
-        return []
-    if not isinstance(listed, dict) or not tmx.exists() or _sha256(tmx) != listed.get("sha256"):
-        raise _refuse(f"{MEMORY} and the manifest disagree")
+    listed, path = manifest.get(extra.name), staging / extra.member
+    if listed is None and not path.exists():
+        return None
+    if not isinstance(listed, dict) or not path.exists() or _sha256(path) != listed.get("sha256"):
+        raise _refuse(f"{extra.member} and the manifest disagree")
     try:
-        return read_tmx(tmx)
-    except TmxError as exc:
-        raise _refuse(str(exc).replace(str(tmx), MEMORY)) from exc
+        return extra.verify(path)
+    except ArchiveError as exc:
+        raise _refuse(str(exc).replace(str(path), extra.member)) from exc
 
 
-def import_archive(cache: CacheManager, archive: Path) -> ImportReport:
+def import_archive(
+    store: Store,
+    archive: Path,
+    extras: Sequence[Extra] = (),
+    on_import: OnImport | None = None,
+) -> ImportReport:
     """Merge an export into this cache; entries already here are kept as they are."""
     if not archive.is_file():
         raise ArchiveError(f"{archive}: no such file")
     with tempfile.TemporaryDirectory(prefix="cpwx-import-") as tmp:
         staging = Path(tmp)
-        _unpack(archive, staging)
+        _unpack(archive, staging, extras)
         verified = _verified_rows(staging)
-        memory = _verified_memory(staging)
-        with cache.session() as s:
-            existing = {
-                r[0]
-                for r in s.con.execute(
-                    "SELECT cache_key FROM cache_index WHERE cache_key IN (SELECT unnest(?))",
-                    [[row.cache_key for row, _ in verified]],
-                ).fetchall()
-            }
-        fresh = [(row, path) for row, path in verified if row.cache_key not in existing]
+        merges = {e.name: m for e in extras if (m := _verified_extra(staging, e)) is not None}
+        with store.session() as s:
+            existing = set(s.checksums([row.cache_key for row, _, _ in verified]))
+        fresh = [(row, doc, path) for row, doc, path in verified if row.cache_key not in existing]
         staged = [
-            stage(cache.root / row.file_path, path.read_bytes(), row.checksum)
-            for row, path in fresh
+            stage(store.root / row.file_path, path.read_bytes(), row.checksum)
+            for row, _, path in fresh
         ]
         try:
-            with cache.payload_lock(), cache.session() as s:
+            with store.payload_lock(), store.session() as s:
                 for item in staged:
                     item.commit()
-                s.upsert(row for row, _ in fresh)
-                for row, path in fresh:
-                    if row.cache_type == Layer.FINGERPRINTS:
-                        fp = AudioFingerprint.from_dict(read_verified(path)[0]["data"])
-                        index_fingerprint(s, fp)
+                s.upsert(row for row, _, _ in fresh)
+                if on_import is not None:
+                    on_import(s, [(row, doc) for row, doc, _ in fresh])
         except BaseException:
             for item in staged:
                 item.discard()
             raise
-        merged = cache.import_translations(memory) if memory else 0
-    return ImportReport(imported=len(fresh), already_present=len(existing), memory=merged)
+        merged = {name: merge() for name, merge in merges.items()}
+    return ImportReport(imported=len(fresh), already_present=len(existing), extras=merged)

@@ -1,10 +1,14 @@
-"""The DuckDB index: one row per entry, plus the event log and stats snapshots.
+"""The DuckDB index: one row per entry, the event log and stats snapshots.
 
 DuckDB lets one process at a time open a database file for writing, and every Prefect flow run
 started by a worker is its own process. So a session takes an exclusive flock on a lock file
 beside the index (the kernel queues waiters and frees it if the holder dies), opens the database,
 does its work, and closes it. Lookups never come here (see ``_journal``): only writes and
 maintenance do. Lock errors from foreign holders are retried until a deadline.
+
+Domain packages keep tables of their own in the same file (the translation memory, the similar-cut
+index, the job history): they declare them with ``IndexSession.ensure`` and query them through
+``IndexSession.con``. Everything the store itself asks of the index is a method here.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -26,23 +30,30 @@ from ._disk import is_disk_full
 from ._locks import exclusive
 
 __all__ = [
+    "CACHE_INDEX_DDL",
+    "COLUMNS",
+    "DEFAULT_TTL_DAYS",
     "SCHEMA_VERSION",
     "Index",
     "IndexBusyError",
     "IndexDamagedError",
     "IndexRow",
     "IndexSession",
+    "Victim",
+    "parse_stamp",
     "row_from_json",
+    "row_of",
     "row_to_json",
 ]
 
 SCHEMA_VERSION = 3
+DEFAULT_TTL_DAYS = 90  # CACHE_TTL_DAYS's default: also what a payload without its own says
 
 # No PRIMARY KEY or other ART index on cache_index: DuckDB 1.5's ART indexes can diverge from
 # their table after a writer is killed (found by tests/reliability/test_crash.py: every later
 # DELETE then fails with "Failed to delete all rows from index"), and a scan of this table is
 # cheap next to the work that reads it. Keys stay unique because ``upsert`` replaces.
-_CACHE_INDEX = """CREATE TABLE IF NOT EXISTS {name} (
+CACHE_INDEX_DDL = """CREATE TABLE IF NOT EXISTS {name} (
     cache_key TEXT NOT NULL,
     cache_type TEXT NOT NULL,
     audio_hash TEXT,
@@ -57,30 +68,9 @@ _CACHE_INDEX = """CREATE TABLE IF NOT EXISTS {name} (
     metadata JSON
 );"""
 
-_TM_ENTRIES = """CREATE TABLE IF NOT EXISTS {name} (
-    cache_key TEXT PRIMARY KEY,
-    source_lang TEXT NOT NULL,
-    target_lang TEXT NOT NULL,
-    source_segment TEXT NOT NULL,
-    translated_segment TEXT NOT NULL,
-    model_used TEXT NOT NULL,
-    glossary_hash TEXT NOT NULL,
-    glossary_terms_applied TEXT[],
-    context_prev TEXT[],
-    context_next TEXT[],
-    confidence DOUBLE NOT NULL,
-    compute_seconds DOUBLE NOT NULL DEFAULT 0,
-    reuse_count INTEGER NOT NULL DEFAULT 0,
-    created_at TIMESTAMP NOT NULL,
-    last_used TIMESTAMP NOT NULL,
-    user_approved BOOLEAN NOT NULL DEFAULT FALSE,
-    movie_id TEXT,
-    audio_hash TEXT
-);"""
-
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
-{cache_index}
+{CACHE_INDEX_DDL.format(name="cache_index")}
 CREATE TABLE IF NOT EXISTS cache_events (
     ts TIMESTAMP NOT NULL,
     layer TEXT NOT NULL,
@@ -91,45 +81,15 @@ CREATE TABLE IF NOT EXISTS cache_events (
     saved_seconds DOUBLE DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS stats_snapshots (ts TIMESTAMP NOT NULL, snapshot JSON NOT NULL);
-{tm_entries}
-CREATE TABLE IF NOT EXISTS fp_subhashes (subhash UINTEGER NOT NULL, audio_hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS job_history (
-    job_id TEXT PRIMARY KEY,
-    created_at TIMESTAMP NOT NULL,
-    audio_hash TEXT NOT NULL,
-    features JSON NOT NULL,
-    outcome JSON NOT NULL,
-    estimate_seconds DOUBLE,
-    rating INTEGER
-);
-""".replace("{cache_index}", _CACHE_INDEX.format(name="cache_index")).replace(
-    "{tm_entries}", _TM_ENTRIES.format(name="tm_entries")
+"""
+
+# Eviction keeps what is expensive to recompute per byte and recently used: the lowest
+# (compute seconds per byte) / (1 + days since last use) goes first.
+_SCORE = (
+    "(compute_seconds + 0.001) / greatest(file_size, 1) "
+    "/ (1 + date_diff('second', last_accessed, ?::TIMESTAMP) / 86400.0)"
 )
-
-
-def _drop_cache_index_art(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema 2 to 3: the same rows, one per key, in a table without ART indexes (which
-    also heals an index that had diverged from its table)."""
-    keyed = con.execute(
-        "SELECT count(*) FROM duckdb_constraints() "
-        "WHERE table_name = 'cache_index' AND constraint_type = 'PRIMARY KEY'"
-    ).fetchone()
-    if not keyed or not keyed[0]:
-        return
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DROP INDEX IF EXISTS idx_audio_hash")
-    con.execute(_CACHE_INDEX.format(name="cache_index_v3"))
-    con.execute(
-        f"INSERT INTO cache_index_v3 ({_COLS}) SELECT {_COLS} FROM cache_index "
-        "QUALIFY row_number() OVER (PARTITION BY cache_key ORDER BY created_at DESC) = 1"
-    )
-    con.execute("DROP TABLE cache_index")
-    con.execute("ALTER TABLE cache_index_v3 RENAME TO cache_index")
-    con.execute("COMMIT")
-
-
-# What a memory entry costs, roughly: its texts plus a row's overhead in the index.
-TM_BYTES = "(strlen(source_segment) + strlen(translated_segment) + 160)"
+_MISSES = ("miss", "expired", "corrupted")
 
 
 class IndexBusyError(RuntimeError):
@@ -161,6 +121,49 @@ _COLS = ", ".join(COLUMNS)
 _EVENT_COLUMNS = ("ts", "layer", "cache_key", "outcome", "reason_kind", "reason", "saved_seconds")
 
 
+@dataclass(frozen=True)
+class Victim:
+    """An entry maintenance may remove: what it needs to remove it safely, and its size."""
+
+    cache_key: str
+    file_path: str
+    checksum: str
+    file_size: int
+
+
+def parse_stamp(stamp: str) -> datetime:
+    """A payload's ``created_at`` (ISO 8601 with a Z) as the index's naive UTC."""
+    return datetime.fromisoformat(stamp.removesuffix("Z"))
+
+
+def row_of(
+    document: Mapping[str, Any],
+    rel: str,
+    size: int,
+    checksum: str,
+    accessed: datetime | None = None,
+) -> IndexRow:
+    """The index row a payload describes, from its own document: what lets any level, a
+    rebuild and an import index it. Raises KeyError, TypeError or ValueError when malformed."""
+    created = parse_stamp(document["created_at"])
+    parts = dict(document.get("key_parts") or {})
+    audio_hash = parts.get("audio_hash")
+    return IndexRow(
+        cache_key=str(document["cache_key"]),
+        cache_type=str(document["layer"]),
+        audio_hash=audio_hash if isinstance(audio_hash, str) else None,
+        file_path=rel,
+        file_size=size,
+        checksum=checksum,
+        created_at=created,
+        last_accessed=accessed or created,
+        access_count=1,
+        ttl_days=int(document.get("ttl_days", DEFAULT_TTL_DAYS)),
+        compute_seconds=float(document.get("compute_seconds", 0.0)),
+        metadata={"key_parts": parts},
+    )
+
+
 def row_to_json(row: IndexRow) -> dict[str, Any]:
     out = {c: getattr(row, c) for c in COLUMNS}
     out["created_at"] = row.created_at.isoformat()
@@ -181,23 +184,87 @@ def _row(values: tuple[Any, ...]) -> IndexRow:
     return IndexRow(**row)
 
 
+def _drop_cache_index_art(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 to 3: the same rows, one per key, in a table without ART indexes (which
+    also heals an index that had diverged from its table)."""
+    keyed = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() "
+        "WHERE table_name = 'cache_index' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchone()
+    if not keyed or not keyed[0]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DROP INDEX IF EXISTS idx_audio_hash")
+    con.execute(CACHE_INDEX_DDL.format(name="cache_index_v3"))
+    con.execute(
+        f"INSERT INTO cache_index_v3 ({_COLS}) SELECT {_COLS} FROM cache_index "
+        "QUALIFY row_number() OVER (PARTITION BY cache_key ORDER BY created_at DESC) = 1"
+    )
+    con.execute("DROP TABLE cache_index")
+    con.execute("ALTER TABLE cache_index_v3 RENAME TO cache_index")
+    con.execute("COMMIT")
+
+
 class IndexSession:
     """One locked, open connection: everything done in it is atomic with respect to others."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, index: Index) -> None:
         self.con = con
+        self._index = index
 
+    def ensure(self, ddl: str) -> None:
+        """Create a domain package's tables (``CREATE ... IF NOT EXISTS``), once per index."""
+        if ddl not in self._index.ensured:
+            self.con.execute(ddl)
+            self._index.ensured.add(ddl)
+
+    @contextmanager
+    def registered(self, name: str, table: pa.Table) -> Iterator[None]:
+        """``table`` queryable as ``name`` for the duration (bulk inserts, key lists)."""
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
+    # --- rows ---------------------------------------------------------------------------------
     def get(self, cache_key: str) -> IndexRow | None:
         found = self.con.execute(
             f"SELECT {_COLS} FROM cache_index WHERE cache_key = ?", [cache_key]
         ).fetchone()
         return _row(found) if found else None
 
-    def rows(
-        self, where: str = "TRUE", params: Sequence[Any] = (), order: str = ""
-    ) -> list[IndexRow]:
-        sql = f"SELECT {_COLS} FROM cache_index WHERE {where} {order}"
-        return [_row(r) for r in self.con.execute(sql, list(params)).fetchall()]
+    def rows(self, layers: Sequence[str] | None = None) -> list[IndexRow]:
+        """Every row, or those of ``layers``, by payload path."""
+        where = "cache_type IN (SELECT unnest(?))" if layers is not None else "? IS NULL"
+        sql = f"SELECT {_COLS} FROM cache_index WHERE {where} ORDER BY file_path"
+        return [_row(r) for r in self.con.execute(sql, [layers]).fetchall()]
+
+    def rows_of_audio(self, audio_hash: str) -> list[IndexRow]:
+        sql = f"SELECT {_COLS} FROM cache_index WHERE audio_hash = ?"
+        return [_row(r) for r in self.con.execute(sql, [audio_hash]).fetchall()]
+
+    def newest_parts(self, layer: str, audio_hash: str) -> dict[str, Any] | None:
+        """The key parts of the newest whole entry of ``layer`` for this audio (a killed job's
+        ASR chunks are not whole results)."""
+        found = self.con.execute(
+            "SELECT metadata FROM cache_index WHERE cache_type = ? AND audio_hash = ? "
+            "AND json_extract(metadata, '$.key_parts.chunk') IS NULL "
+            "ORDER BY created_at DESC LIMIT 1",
+            [layer, audio_hash],
+        ).fetchone()
+        return dict(json.loads(found[0]).get("key_parts", {})) if found and found[0] else None
+
+    def keys(self) -> set[str]:
+        return {r[0] for r in self.con.execute("SELECT cache_key FROM cache_index").fetchall()}
+
+    def checksums(self, cache_keys: Sequence[str]) -> dict[str, str]:
+        """The checksum each of these keys has now (absent keys are left out)."""
+        found = self.con.execute(
+            "SELECT cache_key, checksum FROM cache_index WHERE cache_key IN (SELECT unnest(?))",
+            [list(cache_keys)],
+        ).fetchall()
+        return dict(found)
 
     def upsert(self, rows: Iterable[IndexRow]) -> None:
         table = pa.Table.from_pylist(
@@ -211,28 +278,28 @@ class IndexSession:
         )
         if table.num_rows == 0:
             return
-        self.con.register("incoming_rows", table)
-        try:
+        with self.registered("incoming_rows", table):
             self.con.execute(
                 "DELETE FROM cache_index WHERE cache_key IN (SELECT cache_key FROM incoming_rows)"
             )
             self.con.execute(f"INSERT INTO cache_index ({_COLS}) SELECT {_COLS} FROM incoming_rows")
-        finally:
-            self.con.unregister("incoming_rows")
 
     def delete(self, cache_keys: Sequence[str]) -> None:
         if not cache_keys:
             return
-        table = pa.table({"cache_key": list(cache_keys)})
-        self.con.register("doomed", table)
-        try:
+        with self.registered("doomed", pa.table({"cache_key": list(cache_keys)})):
             self.con.execute(
                 "DELETE FROM cache_index WHERE cache_key IN (SELECT cache_key FROM doomed)"
             )
-        finally:
-            self.con.unregister("doomed")
 
-    def add_events(self, records: Sequence[dict[str, Any]]) -> None:
+    def delete_layer(self, layer: str) -> int:
+        found = self.con.execute(
+            "DELETE FROM cache_index WHERE cache_type = ? RETURNING cache_key", [layer]
+        ).fetchall()
+        return len(found)
+
+    # --- events and snapshots -----------------------------------------------------------------
+    def add_events(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Store journal records, and apply their hits to last_accessed and access_count."""
         if not records:
             return
@@ -244,8 +311,7 @@ class IndexSession:
                 **{c: [r.get(c) for r in records] for c in _EVENT_COLUMNS[1:]},
             }
         )
-        self.con.register("new_events", table)
-        try:
+        with self.registered("new_events", table):
             self.con.execute(
                 f"INSERT INTO cache_events ({', '.join(_EVENT_COLUMNS)}) "
                 f"SELECT {', '.join(_EVENT_COLUMNS)} FROM new_events"
@@ -259,186 +325,81 @@ class IndexSession:
                 WHERE cache_index.cache_key = h.cache_key
                 """
             )
-        finally:
-            self.con.unregister("new_events")
 
-    # --- fingerprint candidate index ------------------------------------------------------
-    def fp_index(self, audio_hash: str, keys: Sequence[int]) -> None:
-        """(Re)place one film's subhashes: the inverted index that finds its other cuts."""
-        self.con.execute("DELETE FROM fp_subhashes WHERE audio_hash = ?", [audio_hash])
-        rows = pa.table(
-            {"subhash": pa.array(keys, pa.uint32()), "audio_hash": [audio_hash] * len(keys)}
+    def add_snapshot(self, ts: datetime, snapshot: Mapping[str, Any]) -> None:
+        self.con.execute(
+            "INSERT INTO stats_snapshots VALUES (?, ?)", [ts, json.dumps(snapshot, default=str)]
         )
-        self.con.register("new_subhashes", rows)
-        try:
-            self.con.execute("INSERT INTO fp_subhashes SELECT * FROM new_subhashes")
-        finally:
-            self.con.unregister("new_subhashes")
 
-    def fp_candidates(self, keys: Sequence[int], exclude: str, limit: int) -> list[tuple[str, int]]:
-        """Films sharing the most subhashes with ``keys``, most first."""
-        self.con.register("wanted_subhashes", pa.table({"subhash": pa.array(keys, pa.uint32())}))
-        try:
-            found = self.con.execute(
-                "SELECT audio_hash, count(*) AS n FROM fp_subhashes "
-                "JOIN wanted_subhashes USING (subhash) WHERE audio_hash <> ? "
-                "GROUP BY 1 ORDER BY n DESC, audio_hash LIMIT ?",
-                [exclude, limit],
-            ).fetchall()
-        finally:
-            self.con.unregister("wanted_subhashes")
-        return [(str(h), int(n)) for h, n in found]
+    def snapshots(self) -> int:
+        found = self.con.execute("SELECT count(*) FROM stats_snapshots").fetchone()
+        return int(found[0]) if found else 0
 
-    # --- job history -------------------------------------------------------------------------
-    def jobs_upsert(self, rows: Sequence[dict[str, Any]]) -> None:
-        for r in rows:  # a handful per session: one per job
-            self.con.execute(
-                "INSERT OR REPLACE INTO job_history (job_id, created_at, audio_hash, features, "
-                "outcome, estimate_seconds, rating) VALUES (?, ?, ?, ?, ?, ?, "
-                "(SELECT rating FROM job_history WHERE job_id = ?))",
-                [
-                    r["job_id"],
-                    r["created_at"],
-                    r["audio_hash"],
-                    r["features"],
-                    r["outcome"],
-                    r["estimate_seconds"],
-                    r["job_id"],
-                ],
-            )
-
-    def jobs_select(self, since: datetime | None) -> list[dict[str, Any]]:
-        """Jobs since ``since`` (all when None), oldest first, the rating folded in."""
+    # --- what stats report --------------------------------------------------------------------
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """(entries, payload bytes) per layer."""
         found = self.con.execute(
-            "SELECT job_id, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'), audio_hash, features, "
-            "json_merge_patch(outcome, json_object('rating', rating)), estimate_seconds "
-            "FROM job_history WHERE created_at >= coalesce(?, created_at) ORDER BY created_at",
+            "SELECT cache_type, count(*), coalesce(sum(file_size), 0) FROM cache_index GROUP BY 1"
+        ).fetchall()
+        return {str(layer): (int(n), int(b)) for layer, n, b in found}
+
+    def oldest(self) -> datetime | None:
+        found = self.con.execute("SELECT min(created_at) FROM cache_index").fetchone()
+        return found[0] if found else None
+
+    def outcomes(self, since: datetime) -> dict[tuple[str, str], tuple[int, float]]:
+        """(lookups, seconds saved) per (layer, outcome) since ``since``."""
+        found = self.con.execute(
+            "SELECT layer, outcome, count(*), coalesce(sum(saved_seconds), 0) FROM cache_events "
+            "WHERE ts >= ? GROUP BY 1, 2",
             [since],
         ).fetchall()
-        names = ("job_id", "created_at", "audio_hash", "features", "outcome", "estimate_seconds")
-        return [dict(zip(names, r, strict=True)) for r in found]
+        return {(layer, outcome): (int(n), float(saved)) for layer, outcome, n, saved in found}
 
-    def job_rate(self, job_id: str, rating: int) -> bool:
+    def miss_reasons(self, since: datetime) -> dict[str, int]:
         found = self.con.execute(
-            "UPDATE job_history SET rating = ? WHERE job_id = ? RETURNING job_id",
-            [rating, job_id],
+            "SELECT reason_kind, count(*) FROM cache_events WHERE ts >= ? AND outcome <> 'hit' "
+            "GROUP BY 1 ORDER BY 2 DESC",
+            [since],
         ).fetchall()
-        return bool(found)
+        return {str(kind): int(n) for kind, n in found}
 
-    def jobs_prune(self, before: datetime) -> int:
-        gone = self.con.execute(
-            "DELETE FROM job_history WHERE created_at < ? RETURNING job_id", [before]
-        ).fetchall()
-        return len(gone)
-
-    # --- translation memory ---------------------------------------------------------------
-    def tm_select(self, source_lang: str | None, target_lang: str | None) -> pa.Table:
-        """Entries of one language pair, or of every pair where a language is None."""
-        return self.con.execute(
-            "SELECT * FROM tm_entries WHERE source_lang = coalesce(?, source_lang) "
-            "AND target_lang = coalesce(?, target_lang) ORDER BY source_lang, target_lang, "
-            "created_at, cache_key",
-            [source_lang, target_lang],
-        ).to_arrow_table()
-
-    def tm_keys(self, source_lang: str, target_lang: str) -> set[str]:
+    def daily(self, since: datetime) -> list[tuple[str, str, int, int, float]]:
+        """(day, layer, hits, misses, seconds saved) since ``since``."""
         found = self.con.execute(
-            "SELECT cache_key FROM tm_entries WHERE source_lang = ? AND target_lang = ?",
-            [source_lang, target_lang],
+            "SELECT strftime(ts, '%Y-%m-%d') AS d, layer, count(*) FILTER (outcome = 'hit'), "
+            "count(*) FILTER (outcome IN (SELECT unnest(?))), coalesce(sum(saved_seconds), 0) "
+            "FROM cache_events WHERE ts >= ? GROUP BY 1, 2 ORDER BY 1, 2",
+            [list(_MISSES), since],
         ).fetchall()
-        return {r[0] for r in found}
+        return [(str(d), str(layer), int(h), int(m), float(s)) for d, layer, h, m, s in found]
 
-    def tm_rows(self, cache_keys: Sequence[str]) -> pa.Table:
-        return self.con.execute(
-            "SELECT * FROM tm_entries WHERE cache_key IN (SELECT unnest(?))", [list(cache_keys)]
-        ).to_arrow_table()
+    # --- what cleanup chooses from ------------------------------------------------------------
+    def created_before(self, cutoff: datetime) -> list[Victim]:
+        return self._victims("WHERE created_at < ?", [cutoff])
 
-    def tm_usage(self) -> tuple[int, int]:
-        """(entries, approximate bytes) of the whole memory."""
+    def least_used(self, keep: int) -> list[Victim]:
+        """Every entry but the ``keep`` most used (then most recently used)."""
+        return self._victims("ORDER BY access_count DESC, last_accessed DESC OFFSET ?", [keep])
+
+    def by_eviction_score(self, now: datetime) -> list[Victim]:
+        """Every entry, cheapest to lose first."""
+        return self._victims(f"ORDER BY {_SCORE} ASC", [now])
+
+    def largest(self, top: int) -> list[tuple[str, str, int]]:
+        """(layer, key, bytes) of the ``top`` biggest entries."""
         found = self.con.execute(
-            f"SELECT count(*), coalesce(sum({TM_BYTES}), 0) FROM tm_entries"
-        ).fetchone()
-        return (int(found[0]), int(found[1])) if found else (0, 0)
-
-    def tm_expire(
-        self, cutoff: datetime, min_reuse: int, max_bytes: int, dry_run: bool
-    ) -> tuple[int, int, int]:
-        """The memory's own policy: entries unused since ``cutoff`` and reused fewer than
-        ``min_reuse`` times expire; then, over ``max_bytes``, the least reused and least
-        recently used go. Approved entries stay. Returns (expired, evicted, bytes freed)."""
-        aged = f"NOT user_approved AND last_used < ? AND reuse_count < {int(min_reuse)}"
-        expired = self.con.execute(
-            f"SELECT cache_key, {TM_BYTES} FROM tm_entries WHERE {aged}", [cutoff]
+            "SELECT cache_type, cache_key, file_size FROM cache_index "
+            "ORDER BY file_size DESC LIMIT ?",
+            [top],
         ).fetchall()
-        evicted = self.con.execute(
-            f"""
-            SELECT cache_key, size FROM (
-                SELECT cache_key, {TM_BYTES} AS size, sum({TM_BYTES}) OVER (
-                    ORDER BY user_approved DESC, reuse_count DESC, last_used DESC, cache_key
-                    ROWS UNBOUNDED PRECEDING) AS running
-                FROM tm_entries WHERE NOT ({aged})
-            ) WHERE running > ? AND cache_key NOT IN (
-                SELECT cache_key FROM tm_entries WHERE user_approved)
-            """,
-            [cutoff, max_bytes],
-        ).fetchall()
-        doomed = [k for k, _ in (*expired, *evicted)]
-        if doomed and not dry_run:
-            self.con.register("doomed_tm", pa.table({"cache_key": doomed}))
-            try:
-                self.con.execute(
-                    "DELETE FROM tm_entries WHERE cache_key IN (SELECT cache_key FROM doomed_tm)"
-                )
-            finally:
-                self.con.unregister("doomed_tm")
-        return len(expired), len(evicted), sum(int(b) for _, b in (*expired, *evicted))
+        return [(str(layer), str(key), int(size)) for layer, key, size in found]
 
-    def tm_approve(self, source: str, source_lang: str, target_lang: str) -> list[str]:
-        """Approve a segment's entries; returns their keys."""
+    def _victims(self, clause: str, params: list[Any]) -> list[Victim]:
         found = self.con.execute(
-            "UPDATE tm_entries SET user_approved = TRUE WHERE source_segment = ? "
-            "AND source_lang = ? AND target_lang = ? RETURNING cache_key",
-            [source, source_lang, target_lang],
+            f"SELECT cache_key, file_path, checksum, file_size FROM cache_index {clause}", params
         ).fetchall()
-        return [r[0] for r in found]
-
-    def tm_upsert(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or replace entries, keeping a replaced entry's reuse count and approval."""
-        if not rows:
-            return
-        self.con.register("incoming_tm", pa.Table.from_pylist(list(rows)))
-        try:
-            cols = ", ".join(rows[0])
-            self.con.execute(
-                f"""
-                INSERT INTO tm_entries ({cols}) SELECT {cols} FROM incoming_tm
-                ON CONFLICT (cache_key) DO UPDATE SET
-                    translated_segment = excluded.translated_segment,
-                    confidence = excluded.confidence,
-                    last_used = excluded.last_used,
-                    reuse_count = greatest(tm_entries.reuse_count, excluded.reuse_count),
-                    user_approved = tm_entries.user_approved OR excluded.user_approved
-                """
-            )
-        finally:
-            self.con.unregister("incoming_tm")
-
-    def tm_touch(self, cache_keys: Sequence[str], now: datetime) -> None:
-        """Count reuses: one per key occurrence."""
-        if not cache_keys:
-            return
-        self.con.register("reused", pa.table({"cache_key": list(cache_keys)}))
-        try:
-            self.con.execute(
-                """
-                UPDATE tm_entries SET reuse_count = reuse_count + u.n, last_used = ?
-                FROM (SELECT cache_key, count(*) AS n FROM reused GROUP BY 1) AS u
-                WHERE tm_entries.cache_key = u.cache_key
-                """,
-                [now],
-            )
-        finally:
-            self.con.unregister("reused")
+        return [Victim(str(k), str(p), str(c), int(s or 0)) for k, p, c, s in found]
 
 
 class Index:
@@ -446,30 +407,34 @@ class Index:
         self.path = path
         self.busy_timeout = busy_timeout
         self.lock_path = path.with_name(path.name + ".lock")
-        self._schema_ready = False
+        self.ensured: set[str] = set()  # DDL run on this file by this process
 
     @contextmanager
     def session(self) -> Iterator[IndexSession]:
         with exclusive(self.lock_path), self._damage_named():
             con = self._open()
             try:
-                if not self._schema_ready:
+                if _SCHEMA not in self.ensured:
                     con.execute(_SCHEMA)
                     _drop_cache_index_art(con)
                     con.execute(
                         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                         [str(SCHEMA_VERSION)],
                     )
-                    self._schema_ready = True
+                    self.ensured.add(_SCHEMA)
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    yield IndexSession(con)
+                    yield IndexSession(con, self)
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
                 con.execute("COMMIT")
             finally:
                 con.close()
+
+    def forget_schema(self) -> None:
+        """The file was replaced (a rebuild): its tables are to be checked again."""
+        self.ensured.clear()
 
     @contextmanager
     def _damage_named(self) -> Iterator[None]:

@@ -12,6 +12,8 @@ import fcntl
 import json
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,17 @@ class Journal:
                 return
             finally:
                 os.close(fd)
+
+    @contextmanager
+    def taken(self) -> Iterator[list[dict[str, Any]]]:
+        """Every journal's records, removed: put back when the caller fails to store them."""
+        records = self.drain()
+        try:
+            yield records
+        except BaseException:
+            for record in records:
+                self.append(record)
+            raise
 
     def drain(self) -> list[dict[str, Any]]:
         """Take every journal's records, removing them: the caller must store what it gets."""

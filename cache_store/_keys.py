@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CODE_VERSIONS", "CacheKey", "CacheKeyError", "Layer", "explain_difference"]
+__all__ = [
+    "CODE_VERSIONS",
+    "CacheKey",
+    "CacheKeyError",
+    "Layer",
+    "asr_key",
+    "explain_difference",
+    "fingerprint_key",
+]
 
 Part = str | int | float | bool | None
 
@@ -71,6 +79,16 @@ class CacheKey:
     def audio_hash(self) -> str | None:
         value = self.parts.get("audio_hash")
         return value if isinstance(value, str) else None
+
+
+def fingerprint_key(audio_hash: str) -> CacheKey:
+    """Layer 1: the spec's ``SHA256(audio_content)``."""
+    return CacheKey.build(Layer.FINGERPRINTS, audio_hash=audio_hash)
+
+
+def asr_key(audio_hash: str, config: Mapping[str, Any]) -> CacheKey:
+    """Layer 3: the audio hash with every setting that changes its transcript."""
+    return CacheKey.build(Layer.ASR, audio_hash=audio_hash, **config)
 
 
 _MODEL_PARTS = ("model", "model_version")

@@ -1,8 +1,8 @@
 """The shared level of a two-level cache, as in sccache: many hosts, one store.
 
 Payloads keep their self-verifying bytes on S3-compatible object storage (pyarrow's
-S3FileSystem); their index and the translation memory live in PostgreSQL, which many hosts
-write at once (DuckDB allows one writer process per file; ``benchmarks/index_choice.py``
+S3FileSystem); their index lives in PostgreSQL (beside the tables domain packages share there:
+the translation memory, the similar-cut index), which many hosts write at once (DuckDB allows one writer process per file; ``benchmarks/index_choice.py``
 measures PostgreSQL against DuckLake for this write pattern). The local level stays the truth
 for its host: the shared level only adds hits. When the shared level fails, the job goes on
 with its local cache: one warning, and what it stored waits in an outbox until it is shared.
@@ -19,14 +19,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from pyarrow import fs as pafs
 
-from ._index import _TM_ENTRIES, IndexRow
+from ._index import IndexRow
 
 if TYPE_CHECKING:
     import psycopg
@@ -136,15 +136,7 @@ CREATE TABLE IF NOT EXISTS cpwx_cache_index (
 );
 CREATE INDEX IF NOT EXISTS cpwx_cache_index_audio
     ON cpwx_cache_index (audio_hash, cache_type, created_at);
-{tm_entries}
-CREATE INDEX IF NOT EXISTS cpwx_tm_pair ON cpwx_tm_entries (source_lang, target_lang);
-CREATE TABLE IF NOT EXISTS cpwx_fp_subhashes (subhash BIGINT NOT NULL, audio_hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS cpwx_fp_subhash ON cpwx_fp_subhashes (subhash);
-""".replace(
-    # The same memory as every host's own index; PostgreSQL spells DuckDB's DOUBLE so.
-    "{tm_entries}",
-    _TM_ENTRIES.format(name="cpwx_tm_entries").replace("DOUBLE", "DOUBLE PRECISION"),
-)
+"""
 
 _ROW_COLUMNS = (
     "cache_key",
@@ -162,7 +154,8 @@ _ROW_COLUMNS = (
 
 
 class SharedIndex:
-    """The shared index in PostgreSQL: one row per shared payload, and the translation memory.
+    """The shared index in PostgreSQL: one row per shared payload, beside the tables domain
+    packages keep there (the translation memory, the similar-cut index; see ``ensure``).
 
     One connection per process, opened on first use; every statement commits on its own, and
     concurrent writers meet only in ``ON CONFLICT`` upserts.
@@ -172,16 +165,20 @@ class SharedIndex:
         self.url = url
         self.timeout = timeout
         self._con: psycopg.Connection[dict[str, Any]] | None = None
+        self._ensured: set[str] = set()  # DDL run on this connection
         self._lock = threading.Lock()
 
     @contextmanager
-    def _cursor(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+    def cursor(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        """A cursor (rows as dicts); any PostgreSQL error becomes ``SharedUnavailableError``."""
         import psycopg  # ~0.1 s: paid only where a shared cache is configured
 
         with self._lock:
             try:
                 if self._con is None or self._con.closed:
+                    self._ensured.clear()
                     self._con = self._connect()
+                    self._create(_SCHEMA)
                 with self._con.cursor() as cur:
                     yield cur
             except psycopg.Error as exc:  # down, refused, timed out, or not ours to write
@@ -190,23 +187,32 @@ class SharedIndex:
                 self._con = None
                 raise SharedUnavailableError(f"shared index: {_first_line(exc)}") from exc
 
+    def ensure(self, ddl: str) -> None:
+        """Create a domain package's tables (``CREATE ... IF NOT EXISTS``), once a connection."""
+        with self.cursor():
+            if ddl not in self._ensured:
+                self._create(ddl)
+
+    def _create(self, ddl: str) -> None:
+        assert self._con is not None
+        with self._con.transaction(), self._con.cursor() as cur:
+            # Hosts starting at once would race on CREATE ... IF NOT EXISTS (a unique
+            # violation in PostgreSQL's catalog): one at a time.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('cpwx schema'))")
+            cur.execute(ddl)
+        self._ensured.add(ddl)
+
     def _connect(self) -> psycopg.Connection[dict[str, Any]]:
         import psycopg
         from psycopg.rows import dict_row
 
-        con = psycopg.connect(
+        return psycopg.connect(
             self.url,
             autocommit=True,
             connect_timeout=max(1, round(self.timeout)),
             row_factory=dict_row,
             options=f"-c statement_timeout={int(self.timeout * 1000)}",
         )
-        with con.transaction(), con.cursor() as cur:
-            # Hosts starting at once would race on CREATE ... IF NOT EXISTS (a unique
-            # violation in PostgreSQL's catalog): one at a time.
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('cpwx schema'))")
-            cur.execute(_SCHEMA)
-        return con
 
     def close(self) -> None:
         with self._lock:
@@ -218,7 +224,7 @@ class SharedIndex:
         cols = ", ".join(_ROW_COLUMNS)
         marks = ", ".join(["%s"] * len(_ROW_COLUMNS))
         updates = ", ".join(f"{c} = excluded.{c}" for c in _ROW_COLUMNS[1:])
-        with self._cursor() as cur:
+        with self.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO cpwx_cache_index ({cols}) VALUES ({marks}) "
                 f"ON CONFLICT (cache_key) DO UPDATE SET {updates}",
@@ -241,7 +247,7 @@ class SharedIndex:
             )
 
     def has(self, cache_key: str, newer_than: datetime) -> bool:
-        with self._cursor() as cur:
+        with self.cursor() as cur:
             cur.execute(
                 "SELECT 1 FROM cpwx_cache_index WHERE cache_key = %s AND created_at > %s",
                 (cache_key, newer_than),
@@ -250,7 +256,7 @@ class SharedIndex:
 
     def newest_parts(self, layer: str, audio_hash: str) -> dict[str, Any] | None:
         """The key parts of the newest whole entry of this layer for this audio."""
-        with self._cursor() as cur:
+        with self.cursor() as cur:
             cur.execute(
                 "SELECT metadata -> 'key_parts' AS parts FROM cpwx_cache_index "
                 "WHERE cache_type = %s AND audio_hash = %s "
@@ -263,7 +269,7 @@ class SharedIndex:
 
     def expired(self, now: datetime) -> list[tuple[str, str]]:
         """(key, payload path) of every entry older than its own TTL."""
-        with self._cursor() as cur:
+        with self.cursor() as cur:
             cur.execute(
                 "SELECT cache_key, file_path FROM cpwx_cache_index "
                 "WHERE created_at + ttl_days * interval '1 day' < %s",
@@ -272,73 +278,28 @@ class SharedIndex:
             return [(r["cache_key"], r["file_path"]) for r in cur.fetchall()]
 
     def delete(self, cache_keys: Sequence[str]) -> None:
-        with self._cursor() as cur:
+        with self.cursor() as cur:
             cur.execute(
                 "DELETE FROM cpwx_cache_index WHERE cache_key = ANY(%s)", (list(cache_keys),)
             )
 
     def usage(self) -> tuple[int, int]:
         """(entries, payload bytes) in the shared store."""
-        with self._cursor() as cur:
+        with self.cursor() as cur:
             cur.execute(
                 "SELECT count(*) AS n, coalesce(sum(file_size), 0) AS b FROM cpwx_cache_index"
             )
             found = cur.fetchone()
         return (int(found["n"]), int(found["b"])) if found else (0, 0)
 
-    def fp_index(self, audio_hash: str, keys: Sequence[int]) -> None:
-        """A film's Chromaprint subhashes (see ``subhashes``), so every host finds its cuts."""
-        with self._cursor() as cur, cur.connection.transaction():
-            cur.execute("DELETE FROM cpwx_fp_subhashes WHERE audio_hash = %s", (audio_hash,))
-            with cur.copy("COPY cpwx_fp_subhashes (subhash, audio_hash) FROM STDIN") as copy:
-                for key in keys:
-                    copy.write_row((key, audio_hash))
-
-    def fp_candidates(self, keys: Sequence[int], exclude: str, limit: int) -> list[tuple[str, int]]:
-        """Films sharing the most subhashes with ``keys``, most first."""
-        with self._cursor() as cur:
-            cur.execute(
-                "SELECT audio_hash, count(*) AS n FROM cpwx_fp_subhashes "
-                "WHERE subhash = ANY(%s) AND audio_hash <> %s "
-                "GROUP BY 1 ORDER BY n DESC, audio_hash LIMIT %s",
-                (list(keys), exclude, limit),
-            )
-            return [(str(r["audio_hash"]), int(r["n"])) for r in cur.fetchall()]
-
-    def tm_upsert(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or refresh memory entries; as locally, reuse counts and approvals only grow."""
-        if not rows:
-            return
-        cols = list(rows[0])
-        with self._cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO cpwx_tm_entries ({', '.join(cols)}) "
-                f"VALUES ({', '.join(['%s'] * len(cols))}) "
-                "ON CONFLICT (cache_key) DO UPDATE SET "
-                "translated_segment = excluded.translated_segment, "
-                "confidence = excluded.confidence, "
-                "last_used = greatest(cpwx_tm_entries.last_used, excluded.last_used), "
-                "reuse_count = greatest(cpwx_tm_entries.reuse_count, excluded.reuse_count), "
-                "user_approved = cpwx_tm_entries.user_approved OR excluded.user_approved",
-                [tuple(row[c] for c in cols) for row in rows],
-            )
-
-    def tm_select(self, source_lang: str, target_lang: str) -> list[dict[str, Any]]:
-        with self._cursor() as cur:
-            cur.execute(
-                "SELECT * FROM cpwx_tm_entries WHERE source_lang = %s AND target_lang = %s",
-                (source_lang, target_lang),
-            )
-            return list(cur.fetchall())
-
 
 @dataclass
 class SharedLevel:
     """The second level: an object store and its index, behind one circuit breaker.
 
-    Every call fails soft: after a failure the level is skipped for ``RETRY_AFTER_SECONDS``
-    (one warning per process), a lookup becomes a local miss and a write waits in ``outbox``
-    (one empty file per entry) for ``CacheManager.share_pending``.
+    Implements ``Level``, and every call fails soft: after a failure the level is skipped for
+    ``RETRY_AFTER_SECONDS`` (one warning per process), a lookup becomes a local miss and a write
+    waits in ``outbox`` (one empty file per entry) for ``Store.share_pending``.
     """
 
     objects: ObjectStore
@@ -406,29 +367,52 @@ class SharedLevel:
     def release(self, kind: str, key: str) -> None:
         (self.outbox / kind / key).unlink(missing_ok=True)
 
-    def publish(self, row: IndexRow, raw: bytes) -> bool:
-        """Write one payload through: object first (it is the truth), then its row."""
+    def share(self, kind: str, keys: Sequence[str], action: Callable[[], object]) -> bool:
+        """Run ``action`` (a write to this level); when the level is down, hold ``keys`` of
+        ``kind`` in the outbox instead, for ``Store.share_pending``. False when held."""
 
-        def both() -> bool:
+        def done() -> bool:
+            action()
+            return True
+
+        if not keys or self.call(done, False):
+            return True
+        for key in keys:
+            self.hold(kind, key)
+        return False
+
+    # --- Level ------------------------------------------------------------------------------
+    def read(self, rel: str) -> bytes | None:
+        return self.call(lambda: self.objects.get(rel), None)
+
+    def write(self, row: IndexRow, raw: bytes) -> bool:
+        """Object first (it is the truth), then its row."""
+
+        def both() -> None:
             self.objects.put(row.file_path, raw)
             self.index.upsert([row], self.host)
-            return True
 
-        if self.call(both, False):
-            return True
-        self.hold(row.cache_type, row.cache_key)
-        return False
+        return self.share(row.cache_type, [row.cache_key], both)
 
-    def publish_memory(self, rows: Sequence[dict[str, Any]]) -> bool:
-        def upsert() -> bool:
-            self.index.tm_upsert(rows)
-            return True
+    def fresh(self, cache_key: str, rel: str, since: datetime) -> bool:  # noqa: ARG002
+        naive = since.astimezone(UTC).replace(tzinfo=None)
+        return self.call(lambda: self.index.has(cache_key, naive), False)
 
-        if not rows or self.call(upsert, False):
-            return True
-        for row in rows:
-            self.hold("tm", row["cache_key"])
-        return False
+    def newest_parts(self, layer: str, audio_hash: str) -> dict[str, Any] | None:
+        return self.call(lambda: self.index.newest_parts(layer, audio_hash), None)
+
+    def expire(self, now: datetime, dry_run: bool) -> int:
+        """The TTL cleanup of this level (local size caps never remove shared entries):
+        objects first, then their rows. Returns the entries expired (or that would be)."""
+
+        def expire() -> int:
+            old = self.index.expired(now)
+            if not dry_run:
+                self.objects.delete([rel for _, rel in old])
+                self.index.delete([key for key, _ in old])
+            return len(old)
+
+        return self.call(expire, 0)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cache_store import Segment, Transcript, Word
+from records import Segment, Transcript, Word
 
 from .models import ResolvedModel
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cache_store import AudioFingerprint, NoiseProfile
+from records import AudioFingerprint, NoiseProfile
 
 __all__ = ["analyse", "chromaprint_at", "hash_pcm"]
 

@@ -6,7 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from cache_store import Transcript
+from records import Transcript
 
 __all__ = ["format_timestamp", "to_srt", "to_vtt", "write_all"]
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from cache_store import JobFeatures, JobRecord
+from records import JobFeatures, JobRecord
 
 __all__ = ["COLUMNS", "MODEL_COSTS", "matrix", "similar_jobs", "with_history"]
 

@@ -26,7 +26,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from cache_store import JobFeatures, JobRecord, PayloadError, read_verified, write_verified
+from cache_store import PayloadError, read_verified, write_verified
+from records import JobFeatures, JobRecord
 
 from ._features import COLUMNS, matrix, similar_jobs, with_history
 

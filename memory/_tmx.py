@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ._tm import HUMAN, TmContext, TmEntry
+from ._entry import HUMAN, TmContext, TmEntry
 
 __all__ = ["TmxError", "read_tmx", "write_tmx"]
 

@@ -1,9 +1,9 @@
-"""Job history: what each job was given and what it cost, so later jobs can be predicted.
+"""A job as history: what it was given and what it cost, so later jobs can be predicted.
 
 A record holds the spec's features (audio, language and history traits) and ours (the settings
 that drive the cost), and the outcome: seconds per stage, the mean ASR confidence, WER where a
-reference was given, and the user's rating when they give one (``cpwx rate``). Records are
-journaled like index rows and kept in the ``job_history`` table.
+reference was given, and the user's rating when they give one (``cpwx rate``). The ``history``
+package keeps them; the optimizer learns from them.
 """
 
 from __future__ import annotations

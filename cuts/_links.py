@@ -10,14 +10,14 @@ makes the same choices without searching again.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._disk import unless_disk_full
-from ._glossary import GlossaryError, check_movie_id
-from ._payloads import PayloadError, read_verified, write_verified
+from cache_store import PayloadError, read_verified, unless_disk_full, write_verified
+from glossary import GlossaryError, check_movie_id
 
 __all__ = ["CutLink", "CutLinks"]
 
@@ -68,6 +68,9 @@ class CutLinks:
         except (FileNotFoundError, PayloadError, GlossaryError, KeyError, TypeError):
             return None
         return link if link.audio_hash == audio_hash else None
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
     @unless_disk_full("the audio's cut link")
     def put(self, link: CutLink) -> None:

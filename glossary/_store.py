@@ -1,4 +1,4 @@
-"""Layer 5's glossary files, and the film ids that name them.
+"""Layer 5's glossary files.
 
 Files follow the spec's layout, one file per glossary rather than one per term type, so a single
 atomic rename updates a film: ``{root}/{movie_id}/learned_glossary.json`` and
@@ -10,110 +10,34 @@ store-wide flock, so two jobs learning at once lose no counts.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ._disk import unless_disk_full
-from ._glossary import (
-    _MOVIE_ID,
-    Glossary,
-    GlossaryEntry,
-    GlossaryError,
-    GlossaryPolicy,
-    check_movie_id,
+from cache_store import (
+    PayloadError,
+    decode,
+    exclusive,
+    read_verified,
+    unless_disk_full,
+    write_bytes,
+    write_verified,
 )
-from ._glossary_terms import (
+from records import Transcript
+
+from ._learn import (
     MAX_LEARNED_FROM,
     LearnReport,
-    _absorb,
+    absorb,
     extract_character_names,
     extract_cultural_terms,
     transcript_digest,
 )
-from ._locks import exclusive
-from ._payloads import PayloadError, decode, read_verified, write_bytes, write_verified
-from ._records import Transcript
+from ._model import MOVIE_ID, Glossary, GlossaryEntry, GlossaryError, GlossaryPolicy, check_movie_id
 
-__all__ = ["GLOBAL_ID", "GlossaryStore", "movie_id_from_path"]
+__all__ = ["GLOBAL_ID", "GlossaryStore"]
 
 GLOBAL_ID = "global"
-
-
-# --------------------------------------------------------------------------------------------
-# Film ids
-
-_MEDIA_SUFFIX = re.compile(r"\.(?=[a-z0-9]*[a-z])[a-z0-9]{2,4}$", re.IGNORECASE)
-_LEADING_TAG = re.compile(r"^\s*\[[^\]]*\]")
-_CHANNELS = re.compile(r"(?<![a-z0-9])(?:ddp?|aac|ac3|dts|eac3)?[257]\.[01](?![0-9])")
-_JOINED = re.compile(r"\b(web|blu|hd|dvd|br|bd)[ ._-]?(dl|rip|ray|tv|cam|scr)\b")
-_YEAR = re.compile(r"(?:19|20)\d\d")
-# Tokens that never belong to a title: resolution, codec, source, audio, scene tags.
-_RELEASE = re.compile(
-    r"\d{3,4}[pi]|[48]k|uhd|[xh]26[45]|hevc|xvid|divx|\d+bit|"
-    r"bluray|bdrip|brrip|bdremux|remux|webdl|webrip|hdrip|dvdrip|dvdscr|hdtv|hdcam|hdts|"
-    r"hdr|hdr10|amzn|aac\d*|ac3|eac3|dts|ddp?\d+|atmos|truehd|esubs?|proper|repack"
-)
-_EDITIONS = tuple(
-    tuple(phrase.split())
-    for phrase in (
-        "director s cut",
-        "directors cut",
-        "director cut",
-        "extended cut",
-        "extended edition",
-        "extended version",
-        "theatrical cut",
-        "theatrical version",
-        "special edition",
-        "collectors edition",
-        "anniversary edition",
-        "imax edition",
-        "tv edit",
-        "tv version",
-        "uncut",
-        "extended",
-        "unrated",
-        "remastered",
-        "theatrical",
-        "imax",
-    )
-)
-
-
-def movie_id_from_path(path: Path) -> str:
-    """A film id from a file name, stable across releases of one film: lower case, release
-    noise (resolution, codec, source, what follows the year) and edition words dropped, the
-    year dropped, non-alphanumerics as "_". Names with no Latin letters or digits fall back to
-    a short hash of the name."""
-    name = _MEDIA_SUFFIX.sub("", path.name).lower()
-    name = _JOINED.sub(r"\1\2", _CHANNELS.sub(" ", _LEADING_TAG.sub(" ", name)))
-    tokens = re.findall(r"[a-z0-9]+", name)
-    for i, token in enumerate(tokens):
-        if i > 0 and _RELEASE.fullmatch(token):
-            tokens = tokens[:i]  # scene names put the title first, then only noise
-            break
-    years = [i for i, t in enumerate(tokens) if i > 0 and _YEAR.fullmatch(t)]
-    if years:
-        tokens = tokens[: years[-1]]  # "2012 (2009)" keeps 2012; what follows a year is noise
-    stripped = True
-    while stripped:
-        stripped = False
-        for phrase in _EDITIONS:
-            if len(tokens) > len(phrase) and tuple(tokens[-len(phrase) :]) == phrase:
-                del tokens[-len(phrase) :]
-                stripped = True
-                break
-    movie_id = "_".join(tokens)[:128].strip("_")
-    if not movie_id:
-        movie_id = "film_" + hashlib.sha256(path.name.encode("utf-8")).hexdigest()[:12]
-    return check_movie_id(movie_id)
-
-
-# --------------------------------------------------------------------------------------------
-# The store
 
 
 class GlossaryStore:
@@ -195,8 +119,8 @@ class GlossaryStore:
             if policy.extract_cultural:
                 found += extract_cultural_terms(transcript, policy)
             confident = [e for e in found if e.confidence >= policy.global_min_confidence]
-            into_film = _absorb(film, found, source)
-            into_world = _absorb(world, confident, source)
+            into_film = absorb(film, found, source)
+            into_world = absorb(world, confident, source)
             if film_due and found:
                 self._write(into_film.glossary)
             if world_due and confident:
@@ -241,7 +165,7 @@ class GlossaryStore:
         return sorted(
             p.parent.name
             for p in self.root.glob("*/learned_glossary.json")
-            if p.parent.name != GLOBAL_ID and _MOVIE_ID.fullmatch(p.parent.name)
+            if p.parent.name != GLOBAL_ID and MOVIE_ID.fullmatch(p.parent.name)
         )
 
     @unless_disk_full("a learned glossary")

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from records import Segment, Word
+
 from ._align import Alignment, Span
-from ._records import Segment, Word
 
 __all__ = ["ReusePlan", "merge_segments", "plan_reuse", "split_ranges"]
 

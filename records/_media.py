@@ -1,4 +1,4 @@
-"""Typed records that cross module lines; serialised to JSON only at the store's edge."""
+"""What a film's audio is known as: its fingerprint (layer 1) and its transcript (layer 3)."""
 
 from __future__ import annotations
 

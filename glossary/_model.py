@@ -4,8 +4,8 @@ character names and cultural terms counted over transcripts, with user entries b
 that translation uses, the errors a bad term or film id raises, and the ``GlossaryPolicy`` the
 caller maps from the GLOSSARY_* settings.
 
-How terms are learned and applied is ``_glossary_terms``; where the files live is
-``_glossary_store``.
+How terms are learned is ``_learn``, how they are applied ``_names`` and ``_protect``;
+where the files live is ``_store``.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ MAX_TERM_CHARS = 100
 
 # Word characters for whole-word matching: \w plus Devanagari vowel signs and viramas (\w does
 # not include combining marks, so "दिल" would otherwise match inside "दिली").
-_WCH = "\\w\u0900-\u0963\u0966-\u097f"
-_MOVIE_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
+WORD_CHARS = "\\w\u0900-\u0963\u0966-\u097f"
+MOVIE_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 
 
@@ -61,7 +61,7 @@ def check_movie_id(movie_id: str) -> str:
     """The normalised id (lower case), or GlossaryError: an id is a folder name under the store
     root, so anything that could climb out of it ("..", "/", "~") is refused."""
     norm = movie_id.strip().lower() if isinstance(movie_id, str) else ""
-    if not _MOVIE_ID.fullmatch(norm):
+    if not MOVIE_ID.fullmatch(norm):
         raise GlossaryError(
             f"bad movie id {movie_id!r}: use letters, digits, '_', '.' and '-' "
             "(starting with a letter or digit, at most 128)"
@@ -257,7 +257,7 @@ class Glossary:
         forms = sorted({f for e in self.entries for f in e.surface_forms}, key=lambda f: -len(f))
         pattern = (
             re.compile(
-                f"(?<![{_WCH}])(?:{'|'.join(map(re.escape, forms))})(?![{_WCH}])", re.IGNORECASE
+                f"(?<![{WORD_CHARS}])(?:{'|'.join(map(re.escape, forms))})(?![{WORD_CHARS}])", re.IGNORECASE
             )
             if forms
             else None

@@ -1,7 +1,7 @@
 """Finding a film's other cuts among the stored ones, and what to reuse from them.
 
 A lookup never scans every stored fingerprint: the index keeps each film's Chromaprint subhashes
-(``fp_subhashes``), the few films sharing the most of them with the new one are aligned, and the
+(``_subhashes``), the few films sharing the most of them with the new one are aligned, and the
 share of shared audio is weighed with what else is known, by the spec's weights (fingerprint
 0.4, content 0.3, language 0.2, genre/title 0.1; a component nobody knows is left out and the
 rest reweighted). The spec's bands then say what may be reused.
@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ._align import Alignment, Fingerprint, align, best_alignment, subhashes
-from ._index import IndexSession
-from ._records import AudioFingerprint
+from records import AudioFingerprint
+
+from ._align import Alignment, Fingerprint, align, best_alignment
 
 __all__ = [
     "BANDS",
@@ -24,7 +24,6 @@ __all__ = [
     "SimilarJob",
     "band_for",
     "compare",
-    "index_fingerprint",
     "similarity",
 ]
 
@@ -39,11 +38,6 @@ _WEIGHTS = {"fingerprint": 0.4, "content": 0.3, "language": 0.2, "title": 0.1}
 # Speed changes between releases (old seconds per new second): film (23.976 fps) run at PAL's
 # 25 fps, and a PAL master slowed back to film speed.
 SPEEDS = (25 / 23.976, 23.976 / 25)
-
-
-def index_fingerprint(session: IndexSession, fingerprint: AudioFingerprint) -> None:
-    """Make a stored film findable by its other cuts (a job, an import, a rebuild)."""
-    session.fp_index(fingerprint.audio_hash, subhashes(fingerprint.chromaprint).tolist())
 
 
 def band_for(score: float) -> Band:

@@ -43,8 +43,9 @@ __all__ = [
     "Fingerprint",
     "Span",
     "align",
+    "U32",
+    "as_u32",
     "best_alignment",
-    "subhashes",
 ]
 
 U32 = npt.NDArray[np.uint32]
@@ -122,7 +123,7 @@ def _seconds(items: int) -> float:
     return (items - 1 + _ITEM_HOPS + 0.5) * ITEM_SECONDS if items > 0 else 0.0
 
 
-def _as_u32(fp: Fingerprint) -> U32:
+def as_u32(fp: Fingerprint) -> U32:
     arr = np.asarray(fp)
     if arr.dtype == np.uint32:
         return arr
@@ -422,7 +423,7 @@ def _align(
     The evidence is the segmentation's gain (bits agreeing beyond the threshold, less every
     switch's penalty) per item of real time: a drifting alignment pays for each step it drifts.
     """
-    a, b = _as_u32(new), _as_u32(old)
+    a, b = as_u32(new), as_u32(old)
     new_len, old_len = _seconds(len(a)) / speed, _seconds(len(b))
     threshold = max_bit_error * 32
     allowed = _allowed(a, b, warp, threshold) if len(a) and len(b) else []
@@ -486,22 +487,3 @@ def best_alignment(
     if (plain := candidates.get(1.0)) is not None:
         tries += [_align(plain, old, 1.0, speed, *limits) for speed in candidates if speed != 1.0]
     return max(tries, key=lambda tried: tried[1])[0]
-
-
-def subhashes(fp: Fingerprint, every: int = 4) -> U32:
-    """Sorted distinct 20-bit keys sampled from a fingerprint, to find a film's other cuts.
-
-    The caller keeps an inverted index, a table of ``(subhash, audio_hash)`` rows for every
-    stored film; a new film's keys are looked up there, and the few films sharing the most of
-    them are the ones worth an :func:`align`. A 2-hour film has ~11,000 keys; a re-encoded cut
-    of it shares about half, a noisy one a fifth; other content shares a few percent (chance,
-    and sounds that recur, such as one voice saying the same words).
-
-    Items are sampled by value, not position: an item is kept when a hash of its key is 0
-    modulo ``every``, so two cuts sample the same audio whatever was edited before it. The key
-    is the item's top 20 bits (the first 10 classifiers), which survive re-encoding and noise
-    far more often than all 32.
-    """
-    keys = _as_u32(fp) >> np.uint32(12)
-    mixed = (keys.astype(np.uint64) * np.uint64(0x9E3779B1)) >> np.uint64(13)
-    return np.unique(keys[(mixed % np.uint64(every)) == 0])

@@ -1,0 +1,18 @@
+"""The typed records that cross module lines: imported by everything, importing nothing of ours.
+
+Each serialises to JSON only where it is stored or sent (``to_dict``/``from_dict``, ``row``).
+"""
+
+from ._jobs import JobFeatures, JobOutcome, JobRecord
+from ._media import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
+
+__all__ = [
+    "AudioFingerprint",
+    "JobFeatures",
+    "JobOutcome",
+    "JobRecord",
+    "NoiseProfile",
+    "Segment",
+    "Transcript",
+    "Word",
+]
