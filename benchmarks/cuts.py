@@ -57,7 +57,7 @@ from cache_store import (  # noqa: E402
     align,
     best_alignment,
 )
-from tests.cuts import (  # noqa: E402
+from testkit import (  # noqa: E402
     PAL,
     SR,
     Pcm,
@@ -69,8 +69,8 @@ from tests.cuts import (  # noqa: E402
     with_noise,
     write_pcm,
 )
-from tests.cuts import score as score_alignment  # noqa: E402
-from tests.helpers import ffmpeg, running_prefect_server, wer  # noqa: E402
+from testkit import score as score_alignment  # noqa: E402
+from testkit import ffmpeg, running_prefect_server, wer  # noqa: E402
 
 VENV = Path(sys.executable).parent
 SCENE_GAP = 1.0  # seconds of background between scenes

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _media import make_clip
 from rerun import timed
 
-from tests.helpers import free_port
+from testkit import free_port
 
 VENV = Path(sys.executable).parent
 

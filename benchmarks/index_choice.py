@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.services import S3_ENV, moto_s3, postgres
+from testkit import S3_ENV, moto_s3, postgres
 
 BUCKET = "cpwx"
 MAX_ATTEMPTS = 30  # per row, before it counts as failed

@@ -48,7 +48,7 @@ from cpwx.learning import candidates  # noqa: E402
 from cpwx.pipeline import JOB_LOGGERS  # noqa: E402
 from cpwx.settings import load_settings  # noqa: E402
 from optimizer import MLOptimizer, OptimizerPolicy, similar_jobs, with_history  # noqa: E402
-from tests.helpers import ffmpeg, wer  # noqa: E402
+from testkit import ffmpeg, wer  # noqa: E402
 
 WORDS = [
     "river",

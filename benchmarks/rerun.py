@@ -15,31 +15,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _media import make_clip
-
 from deployments import start_server
-from tests.helpers import free_port
+from testkit import free_port, make_clip, timed
 
 VENV = Path(sys.executable).parent
 DIRECT = "whisperx direct (load + transcribe)"
 FIRST_EMBEDDED = "cpwx first run, embedded (ephemeral Prefect)"
 FIRST_SERVER = "cpwx first run, local Prefect server"
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process run to completion."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def main() -> None:

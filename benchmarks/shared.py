@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cache_store import CacheManager
-from tests.helpers import SPOKEN
-from tests.services import moto_s3, postgres, shared_level, team_env
+from testkit import SPOKEN
+from testkit import moto_s3, postgres, shared_level, team_env
 
 
 def _store(env: dict[str, str] | None, root: Path) -> CacheManager:

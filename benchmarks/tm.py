@@ -38,7 +38,7 @@ from cache_store import Segment, Transcript, Word  # noqa: E402
 from cpwx.job import JobRequest, prepare  # noqa: E402
 from cpwx.settings import load_settings  # noqa: E402
 from cpwx.stages import glossary, translation  # noqa: E402
-from tests.helpers import tiny_marian  # noqa: E402
+from testkit import tiny_marian  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "demo.mp4"
 SUBJECTS = ["I", "You", "We", "They", "My brother", "Your mother", "The doctor", "Nobody"]

@@ -10,8 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import cache_store as cs
-from cache_store import ArchiveError, CacheStats, Eviction, Extra, ImportReport, Index, Layer
-from cache_store import IndexSession, dir_usage
+from cache_store import (
+    ArchiveError,
+    CacheStats,
+    Eviction,
+    Extra,
+    ImportReport,
+    Index,
+    IndexSession,
+    Layer,
+    dir_usage,
+)
 from cuts import Cuts
 from history import History
 from memory import Memory, TmxError, read_tmx, write_tmx
@@ -36,7 +45,10 @@ MEMORY_MEMBER = "translation_memory.tmx"  # layer 4's rows, which live in the in
 
 
 def stats(
-    cache: CacheManager, days: int = 30, max_bytes: int = 50 << 30, cost_per_gpu_minute: float = 0.05
+    cache: CacheManager,
+    days: int = 30,
+    max_bytes: int = 50 << 30,
+    cost_per_gpu_minute: float = 0.05,
 ) -> CacheStats:
     """The spec's report: the translation memory counts as the translations layer, the
     glossary files as a layer of their own."""
@@ -139,9 +151,7 @@ def _memory_member(cache: CacheManager) -> Extra:
     return Extra("memory", MEMORY_MEMBER, Layer.TRANSLATIONS, write, verify)
 
 
-def export_archive(
-    cache: CacheManager, target: Path, layers: tuple[str, ...] = Layer.ALL
-) -> int:
+def export_archive(cache: CacheManager, target: Path, layers: tuple[str, ...] = Layer.ALL) -> int:
     """Write the entries of ``layers`` to ``target`` (tar.gz), the memory as TMX; returns how
     many."""
     return cs.export_archive(cache.store, target, layers, [_memory_member(cache)])

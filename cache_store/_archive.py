@@ -177,7 +177,7 @@ def _unpack(archive: Path, staging: Path, extras: Sequence[Extra]) -> None:
         raise _refuse(f"not a readable tar.gz ({exc})") from exc
 
 
-def _verified_rows(staging: Path) -> list[tuple[IndexRow, dict[str, Any], Path]]:
+def _manifest(staging: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((staging / MANIFEST).read_text())
     except FileNotFoundError as exc:
@@ -189,31 +189,37 @@ def _verified_rows(staging: Path) -> list[tuple[IndexRow, dict[str, Any], Path]]
     version = manifest.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise _refuse(f"schema version {version!r} is newer than this cpwx ({SCHEMA_VERSION})")
+    return manifest
+
+
+def _verified_rows(staging: Path) -> list[tuple[IndexRow, dict[str, Any], Path]]:
     listed: dict[str, dict[str, Any]] = {
         r["file_path"]: r
-        for r in manifest.get("rows", [])
+        for r in _manifest(staging).get("rows", [])
         if isinstance(r, dict) and isinstance(r.get("file_path"), str)
     }
     present = {str(p.relative_to(staging)) for p in staging.glob("*/*/*.json")}
     if set(listed) != present:
         raise _refuse("manifest and payload files disagree")
-    out: list[tuple[IndexRow, dict[str, Any], Path]] = []
-    for rel, entry in listed.items():
-        path = staging / rel
-        try:
-            document, checksum = read_verified(path)
-        except PayloadError as exc:
-            raise _refuse(f"{rel}: {exc}") from exc
-        if checksum != entry.get("checksum") or document.get("cache_key") != Path(rel).stem:
-            raise _refuse(f"{rel}: checksum or key does not match the manifest")
-        if document.get("layer") != Path(rel).parts[0]:
-            raise _refuse(f"{rel}: payload is for another layer")
-        try:
-            row = row_of(document, rel, path.stat().st_size, checksum)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _refuse(f"{rel}: malformed payload ({exc})") from exc
-        out.append((row, document, path))
-    return out
+    return [_verified_row(staging, rel, entry) for rel, entry in listed.items()]
+
+
+def _verified_row(
+    staging: Path, rel: str, entry: dict[str, Any]
+) -> tuple[IndexRow, dict[str, Any], Path]:
+    path = staging / rel
+    try:
+        document, checksum = read_verified(path)
+    except PayloadError as exc:
+        raise _refuse(f"{rel}: {exc}") from exc
+    if checksum != entry.get("checksum") or document.get("cache_key") != Path(rel).stem:
+        raise _refuse(f"{rel}: checksum or key does not match the manifest")
+    if document.get("layer") != Path(rel).parts[0]:
+        raise _refuse(f"{rel}: payload is for another layer")
+    try:
+        return row_of(document, rel, path.stat().st_size, checksum), document, path
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _refuse(f"{rel}: malformed payload ({exc})") from exc
 
 
 def _verified_extra(staging: Path, extra: Extra) -> Callable[[], int] | None:

@@ -224,9 +224,11 @@ def evict(
             payload_bytes = sum(b for _, b in s.usage().values())
             expired = s.created_before(cutoff)
             gone = {v.cache_key for v in expired}
-            by_usage = [v for v in s.least_used(keep_top) if v.cache_key not in gone] if (
-                keep_top is not None
-            ) else []
+            by_usage = (
+                [v for v in s.least_used(keep_top) if v.cache_key not in gone]
+                if (keep_top is not None)
+                else []
+            )
             gone |= {v.cache_key for v in by_usage}
             remaining = payload_bytes - sum(v.file_size for v in (*expired, *by_usage))
             excess = remaining + pinned - max_bytes

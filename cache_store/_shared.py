@@ -2,8 +2,9 @@
 
 Payloads keep their self-verifying bytes on S3-compatible object storage (pyarrow's
 S3FileSystem); their index lives in PostgreSQL (beside the tables domain packages share there:
-the translation memory, the similar-cut index), which many hosts write at once (DuckDB allows one writer process per file; ``benchmarks/index_choice.py``
-measures PostgreSQL against DuckLake for this write pattern). The local level stays the truth
+the translation memory, the similar-cut index), which many hosts write at once (DuckDB allows
+one writer process per file; ``benchmarks/index_choice.py`` measures PostgreSQL against DuckLake
+for this write pattern). The local level stays the truth
 for its host: the shared level only adds hits. When the shared level fails, the job goes on
 with its local cache: one warning, and what it stored waits in an outbox until it is shared.
 """

@@ -104,9 +104,13 @@ class Store:
                 document, row = self._verified(key, rel, raw)
             except PayloadError as exc:
                 if depth > 0:  # another host's copy: this host's own truth is untouched
-                    log.warning("shared cache entry %s... is damaged (%s): ignored", key.digest[:8], exc)
+                    log.warning(
+                        "shared cache entry %s... is damaged (%s): ignored", key.digest[:8], exc
+                    )
                     continue
-                moved = self.local.quarantine(rel, key.layer, self.now().strftime("%Y%m%dT%H%M%S%f"))
+                moved = self.local.quarantine(
+                    rel, key.layer, self.now().strftime("%Y%m%dT%H%M%S%f")
+                )
                 return Lookup(key, Outcome.CORRUPTED, reason=f"{exc}; quarantined to {moved}")
             if self.now() - row.created_at > timedelta(days=self.ttl_days):
                 if depth > 0:
@@ -248,6 +252,10 @@ class Store:
         row = row_of(document, payload_rel(key.layer, key.digest), len(raw), checksum)
         for level in self.levels if share else self.levels[:1]:
             level.write(row, raw)
+
+    def discard(self, keys: Iterable[CacheKey]) -> list[str]:
+        """Remove these entries from this host, whatever they hold now."""
+        return self.remove((k.digest, payload_rel(k.layer, k.digest), None) for k in keys)
 
     def remove(self, entries: Iterable[tuple[str, str, str | None]]) -> list[str]:
         """Remove entries from this host, given as (key, payload path relative to the root,

@@ -39,11 +39,11 @@ import numpy.typing as npt
 
 __all__ = [
     "ITEM_SECONDS",
+    "U32",
     "Alignment",
     "Fingerprint",
     "Span",
     "align",
-    "U32",
     "as_u32",
     "best_alignment",
 ]

@@ -7,8 +7,8 @@ import math
 import re
 import threading
 import wave
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from .models import ResolvedModel
 _RATE = 16000  # what demux writes and WhisperX expects
 
 __all__ = [
+    "TUNED",
     "AlignmentNotReadyError",
     "AsrSettings",
     "WhisperxEngine",
@@ -70,6 +71,12 @@ def is_multilingual(model_dir: Path) -> bool:
     return not model_dir.name.endswith(".en")
 
 
+def _tuned(variable: str) -> dict[str, str]:
+    """Metadata of a field that changes the transcript (so it is in the cache key), set by
+    ``variable``."""
+    return {"variable": variable}
+
+
 @dataclass(frozen=True)
 class AsrSettings:
     """Everything that changes a transcript; ``key_parts`` is what the ASR cache key hashes."""
@@ -77,17 +84,19 @@ class AsrSettings:
     model: ResolvedModel
     language: str | None
     device: str
-    compute_type: str
-    batch_size: int
-    beam_size: int
-    best_of: int
-    temperature: float
-    vad_method: str
-    vad_onset: float
-    vad_offset: float
+    compute_type: str = field(metadata=_tuned("whisper_compute_type"))
+    batch_size: int = field(metadata=_tuned("whisper_batch_size"))
+    beam_size: int = field(metadata=_tuned("whisper_beam_size"))
+    best_of: int = field(metadata=_tuned("whisper_best_of"))
+    temperature: float = field(metadata=_tuned("whisper_temperature"))
+    vad_method: str = field(metadata=_tuned("whisper_vad_method"))
+    vad_onset: float = field(metadata=_tuned("whisper_vad_onset"))
+    vad_offset: float = field(metadata=_tuned("whisper_vad_offset"))
     threads: int
-    segment_seconds: int = 30  # WhisperX's chunk_size: the longest segment
-    denoise: bool = False  # the audio goes through media.denoise first
+    # WhisperX's chunk_size: the longest segment
+    segment_seconds: int = field(default=30, metadata=_tuned("asr_segment_seconds"))
+    # the audio goes through media.denoise first
+    denoise: bool = field(default=False, metadata=_tuned("asr_denoise"))
     align_model: ResolvedModel | None = None
     diarization_model: ResolvedModel | None = None
 
@@ -96,21 +105,25 @@ class AsrSettings:
             "model": self.model.name,
             "model_version": self.model.version,
             "language": self.language,
-            "compute_type": self.compute_type,
-            "batch_size": self.batch_size,
-            "beam_size": self.beam_size,
-            "best_of": self.best_of,
-            "temperature": self.temperature,
-            "vad_method": self.vad_method,
-            "vad_onset": self.vad_onset,
-            "vad_offset": self.vad_offset,
-            "segment_seconds": self.segment_seconds,
-            "denoise": self.denoise,
+            **{name: getattr(self, name) for name in TUNED},
             "align_model": self.align_model.version if self.align_model else None,
             "diarization_model": (
                 self.diarization_model.version if self.diarization_model else None
             ),
         }
+
+    def with_parts(self, parts: Mapping[str, Any], model: ResolvedModel) -> AsrSettings:
+        """These settings as a stored transcript's key parts give them, on ``model`` (the one
+        ``parts`` names): the inverse of ``key_parts`` for what a job can choose. Raises
+        KeyError, TypeError or ValueError for parts that are not such a transcript's."""
+        tuned = {name: type(getattr(self, name))(parts[name]) for name in TUNED}
+        return replace(self, model=model, language=parts["language"], **tuned)
+
+
+# Field name: the setting that sets it. With the model and the device, what pins a job's ASR.
+TUNED: Mapping[str, str] = {
+    f.name: f.metadata["variable"] for f in fields(AsrSettings) if "variable" in f.metadata
+}
 
 
 _load_lock = threading.Lock()

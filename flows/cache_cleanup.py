@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-import cache_store as cs
-from cpwx.console import stats_for, store_for
-from cpwx.report import cleanup_markdown, stats_markdown
-from cpwx.settings import load_settings
+import cache_manager as cm
+from cache_store import CacheStats, record_snapshot
+from jobs import open_cache
+from jobs.report import cleanup_markdown, stats_markdown
+from pipeline.settings import load_settings
+
+__all__ = ["cache_cleanup"]
 
 
 @task(name="cleanup", cache_policy=NO_CACHE)
-def cleanup_task(days: int | None, dry_run: bool) -> cs.CleanupReport:
+def cleanup_task(days: int | None, dry_run: bool) -> cm.CleanupReport:
     settings = load_settings()
-    return cs.cleanup(
-        store_for(settings),
-        max_bytes=settings.cache_max_bytes,
-        days=days,
-        dry_run=dry_run,
+    return cm.cleanup(
+        open_cache(settings), max_bytes=settings.cache_max_bytes, days=days, dry_run=dry_run
     )
 
 
 @task(name="stats-snapshot", cache_policy=NO_CACHE)
-def snapshot_task(days: int) -> cs.CacheStats:
+def snapshot_task(days: int) -> CacheStats:
     settings = load_settings()
-    snapshot = stats_for(settings, days)
-    cs.record_snapshot(store_for(settings), snapshot)
+    cache = open_cache(settings)
+    snapshot = cm.stats(
+        cache,
+        days=days,
+        max_bytes=settings.cache_max_bytes,
+        cost_per_gpu_minute=settings.cache_cost_per_gpu_minute,
+    )
+    record_snapshot(cache.store, snapshot)
     return snapshot
 
 
@@ -52,7 +57,4 @@ def cache_cleanup(
         markdown=cleanup_markdown(report) + "\n\n" + stats_markdown(snapshot),
         description="What the cleanup removed, and the cache afterwards",
     )
-    return {
-        "cleanup": {k: v for k, v in dataclasses.asdict(report).items() if k != "removed"},
-        "stats": snapshot.to_json(),
-    }
+    return {"cleanup": report.to_json(), "stats": snapshot.to_json()}

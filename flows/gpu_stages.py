@@ -1,26 +1,26 @@
-"""The GPU stages as their own flow, deployed on the ``gpu`` pool: the subtitle job hands them
-here with ``run_deployment`` when ``GPU_STAGES=gpu-pool``.
+"""The GPU stages as their own flow, deployed on the ``gpu`` pool: the subtitle job hands a
+stage here with ``run_deployment`` when ``GPU_STAGES=gpu-pool`` and the stage has work.
 
-The worker's process rebuilds the job's plan from its request, so the device is the worker's
-own (``WHISPER_DEVICE=auto``: CUDA where there is one, else the CPU). Decoding and the
-fingerprint come from the shared store where it has them; the result travels back as JSON
-(Prefect's result store), never pickled.
+The worker's process resolves the job's plan from its request, so the device is the worker's own
+(``WHISPER_DEVICE=auto``: CUDA where there is one, else the CPU), and takes the job's state as
+it is (the fingerprint and transcript the caller holds): nothing upstream runs again. The result
+travels back as JSON (Prefect's result store), never pickled.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 
-from cache_store import Transcript
-from cpwx.job import JobError, JobRequest, Workflow, prepare
-from cpwx.settings import load_settings
+from jobs import JobError, JobRequest, prepare
+from pipeline import STAGES, JobState, Workflow, asr_settings_for
+from pipeline.settings import load_settings
 from tasks import run_task
 
-GpuStage = Literal["asr", "translation"]
+__all__ = ["gpu_stages"]
 
 
 @flow(
@@ -31,48 +31,45 @@ GpuStage = Literal["asr", "translation"]
     validate_parameters=True,
 )
 def gpu_stages(
-    stage: GpuStage,
+    stage: str,
     media: str,
+    state: dict[str, Any],
     workflow: Workflow = "transcribe",
     source_language: str | None = None,
     target_language: str | None = None,
     model: str | None = None,
     movie_id: str | None = None,
     no_cache: bool = False,
-    transcript: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run one GPU stage of a subtitle job on this worker's device.
 
     Args:
-        stage: asr (WhisperX, with diarization when configured) or translation (the memory,
-            then the model for the rest).
+        stage: A GPU stage of the pipeline: asr (WhisperX, with diarization when configured)
+            or translation (the memory, then the model for the rest).
         media: The job's video or audio file.
+        state: The job's state when it reached this stage (JSON).
         workflow: The job's workflow.
         source_language: The job's --source-language.
         target_language: The job's --target-language.
         model: The job's --model.
         movie_id: The job's --movie-id.
         no_cache: The job's --no-cache.
-        transcript: translation only: the glossary-corrected transcript to translate.
     """
-    request = JobRequest.from_parameters(flow_run.parameters)
+    gpu = {s.name: s for s in STAGES if s.pool == "gpu"}
+    if stage not in gpu:
+        raise JobError(f"{stage!r} is not a GPU stage: use one of {', '.join(gpu)}")
+    request = JobRequest(
+        Path(media), workflow, source_language, target_language, model, movie_id, None, no_cache
+    )
     plan = prepare(request, load_settings())
     get_run_logger().info("%s on %s (%s)", stage, plan.asr.device, plan.asr.compute_type)
+    given = JobState.from_json(state)
+    if given.audio_hash is None:
+        raise JobError("the gpu stages need the job's fingerprint")
+    # This worker's own ASR settings for the audio (its device), decided here once.
+    given = dataclasses.replace(given, asr=asr_settings_for(plan, given.audio_hash))
     try:
-        known, _ = run_task("demux", plan)
-        fp, _ = run_task("fingerprint", plan, known)
-        if stage == "asr":
-            value, report = run_task("asr", plan, fp)
-        elif transcript is None:
-            raise JobError("the translation stage needs the transcript to translate")
-        else:
-            value, report = run_task(
-                "translation", plan, fp.audio_hash, Transcript.from_dict(transcript)
-            )
+        done = run_task(gpu[stage], plan, given)
     finally:
-        plan.close()
-    return {
-        "value": value.to_dict(),
-        "report": dataclasses.asdict(report) if report is not None else None,
-        "device": plan.asr.device,
-    }
+        plan.audio.close()
+    return {"state": done.to_json(), "device": plan.asr.device}

@@ -8,18 +8,20 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from cpwx.console import store_for
-from cpwx.learning import optimizer_for
-from cpwx.settings import load_settings
+from jobs import open_cache
 from optimizer import TrainReport
+from pipeline import optimizer_for
+from pipeline.settings import load_settings
+
+__all__ = ["optimizer_train"]
 
 
 @task(name="train-optimizer", cache_policy=NO_CACHE)
 def train_task() -> TrainReport:
     settings = load_settings()
-    store = store_for(settings)
-    store.prune_history(settings.ml_training_data_retention_days)
-    return optimizer_for(settings, store).train(store.job_history())
+    cache = open_cache(settings)
+    cache.history.prune(settings.ml_training_data_retention_days)
+    return optimizer_for(settings, cache.root).train(cache.history.jobs())
 
 
 @flow(name="optimizer-train")

@@ -1,8 +1,18 @@
-"""The subtitle-job flow: parameters mirror ``cpwx run``; the stage order lives in cpwx.pipeline."""
+"""The subtitle-job flow: parameters mirror ``cpwx run``; the stages are ``pipeline.STAGES``,
+each its Prefect task, a GPU stage with work handed to the gpu pool when GPU_STAGES=gpu-pool.
+
+``run_here`` is ``cpwx run``: the job from the store when every stage is served there, else this
+flow in this process, on the plan it already resolved (nothing is prepared twice).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import threading
 from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, cast
 
 from prefect import flow
@@ -12,48 +22,103 @@ from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_API_URL
 
-from cache_store import Transcript
-from cpwx import learning
-from cpwx.job import JobError, JobPlan, JobRequest, StageReport, Workflow, prepare
-from cpwx.pipeline import Call, run_pipeline
-from cpwx.report import estimate_markdown, job_markdown, output_rows
-from cpwx.settings import load_settings
-from cpwx.stages import asr, translation
+from engines.asr import WhisperxEngine
+from engines.media import probe
+from jobs import (
+    JobError,
+    JobRequest,
+    JobResult,
+    RunStage,
+    estimate,
+    initial_state,
+    prepare,
+    run_job,
+    running_server,
+    serve_from_store,
+)
+from jobs.report import estimate_markdown, job_markdown, output_rows
+from optimizer import Prediction
+from pipeline import JobPlan, JobState, Progress, Settings, Stage, Workflow, asr_settings_for
+from pipeline.asr import asr_key
+from pipeline.settings import load_settings
 from tasks import run_task
 
-# The stages that want a GPU, and how each tells whether it has work for one.
-GPU_STAGES: dict[str, Callable[..., bool]] = {
-    "asr": asr.needs_compute,
-    "translation": translation.needs_compute,
-}
+__all__ = ["run_here", "subtitle_job"]
+
+# A job prepared in this process, for the flow run it starts here: (plan, state, estimate).
+_prepared: ContextVar[tuple[JobPlan, JobState, Prediction | None] | None] = ContextVar(
+    "prepared_job", default=None
+)
 
 
-def _on_gpu_pool(stage: str, plan: JobPlan, *args: Any) -> tuple[Transcript, StageReport]:
+def run_here(
+    request: JobRequest,
+    settings: Settings,
+    progress: Progress | None = None,
+    on_estimate: Callable[[Prediction], None] | None = None,
+) -> JobResult:
+    """Serve from the store when every stage hits; otherwise run this flow here (on a running
+    Prefect server when there is one), after ``on_estimate`` hears how long it should take."""
+    plan = prepare(request, settings, progress)
+    state = initial_state(plan)
+    try:
+        server = running_server(settings)
+        if server:
+            os.environ["PREFECT_API_URL"] = server
+        elif settings.store_fast_path and plan.cache.store.enabled:
+            served = serve_from_store(plan, state)
+            if served is not None:
+                return served
+        probe(request.media)  # bad media fails here, before Prefect starts
+        expected = estimate(plan, state)
+        if expected is not None and on_estimate is not None:
+            on_estimate(expected)
+        cached = state.audio_hash is not None and plan.cache.store.contains(asr_key(state))
+        preload = threading.Thread(target=WhisperxEngine(plan.asr).preload, daemon=True)
+        if not cached:
+            # Load WhisperX while Prefect starts up and the audio is decoded: the two overlap.
+            preload.start()
+        token = _prepared.set((plan, state, expected))
+        try:
+            result = JobResult.from_json(subtitle_job(**request.to_parameters()))
+        finally:
+            _prepared.reset(token)
+            if preload.is_alive():
+                # Exiting mid-load (e.g. truncated media found by demux) aborts in CTranslate2.
+                preload.join()
+    finally:
+        plan.audio.close()
+    return dataclasses.replace(
+        result, orchestration="prefect-server" if server else "prefect-ephemeral"
+    )
+
+
+def _on_gpu_pool(stage: Stage, plan: JobPlan, state: JobState, request: JobRequest) -> JobState:
     """Run a GPU stage as the gpu-stages deployment (a subflow in the UI), and take its JSON
-    result."""
+    result: the state the worker left, on whose decisions (its ASR settings) this job goes on."""
     params = {
         k: v
-        for k, v in plan.request.to_parameters().items()
+        for k, v in request.to_parameters().items()
         if k not in ("out", "reference")  # the job's own business
     }
-    params["stage"] = stage
-    if stage == "translation":
-        params["transcript"] = args[-1].to_dict()
+    params |= {"stage": stage.name, "state": state.to_json()}
     run = cast(  # the sync call of an async-dispatching function
         FlowRun,
         run_deployment(
             plan.settings.gpu_deployment, parameters=params, poll_interval=1, timeout=None
         ),
     )
-    state = run.state
-    if state is None or not state.is_completed():
-        why = f"{state.name}: {state.message}" if state else "no state"
-        raise JobError(f"{stage} on the gpu pool (flow run {run.name}) ended {why}")
-    out: dict[str, Any] = state.result()
-    return Transcript.from_dict(out["value"]), StageReport.from_json(out["report"])
+    done = run.state
+    if done is None or not done.is_completed():
+        why = f"{done.name}: {done.message}" if done else "no state"
+        raise JobError(f"{stage.name} on the gpu pool (flow run {run.name}) ended {why}")
+    out: dict[str, Any] = done.result()
+    theirs = JobState.from_json(out["state"])
+    assert theirs.audio_hash is not None
+    return dataclasses.replace(theirs, asr=asr_settings_for(plan, theirs.audio_hash))
 
 
-def _caller(plan: JobPlan) -> Call:
+def _runner(plan: JobPlan, request: JobRequest) -> RunStage:
     """Each stage as its Prefect task here; with GPU_STAGES=gpu-pool, a GPU stage that has
     work is handed to the gpu pool instead (a cached one is served here, without a GPU)."""
     if plan.settings.gpu_stages == "in-process":
@@ -64,13 +129,12 @@ def _caller(plan: JobPlan) -> Call:
             "`cpwx serve`, or set GPU_STAGES=in-process"
         )
 
-    def call(name: str, *args: Any) -> tuple[Any, StageReport | None]:
-        needs_gpu = GPU_STAGES.get(name)
-        if needs_gpu is not None and needs_gpu(*args):
-            return _on_gpu_pool(name, *args)
-        return run_task(name, *args)
+    def run(stage: Stage, plan: JobPlan, state: JobState) -> JobState:
+        if stage.pool == "gpu" and stage.needs_compute(plan, state):
+            return _on_gpu_pool(stage, plan, state, request)
+        return run_task(stage, plan, state)
 
-    return call
+    return run
 
 
 @flow(
@@ -105,21 +169,36 @@ def subtitle_job(
         no_cache: Recompute every stage, ignoring cached results (fresh results are still stored).
         reference: Path to the spoken text; the job's WER is reported and learned from.
     """
-    request = JobRequest.from_parameters(flow_run.parameters)
-    plan = prepare(request, load_settings())
-    call = _caller(plan)
-    plan.job_id = str(flow_run.id)
-    estimate = learning.estimate(plan)
-    if estimate is not None:
+    request = JobRequest(
+        Path(media),
+        workflow,
+        source_language,
+        target_language,
+        model,
+        movie_id,
+        Path(out) if out else None,
+        no_cache,
+        Path(reference) if reference else None,
+    )
+    here = _prepared.get()
+    if here is None:  # a worker's run: this process has prepared nothing
+        plan = prepare(request, load_settings())
+        state = initial_state(plan)
+        expected = estimate(plan, state)
+    else:
+        plan, state, expected = here
+    plan = dataclasses.replace(plan, job_id=str(flow_run.id))
+    run = _runner(plan, request)
+    if expected is not None:
         create_markdown_artifact(
             key="estimate",
-            markdown=estimate_markdown(estimate),
+            markdown=estimate_markdown(expected),
             description="How long this job should take, before it started",
         )
     try:
-        result = run_pipeline(plan, call, orchestration="prefect", estimate=estimate)
+        result = run_job(plan, state, run, "prefect", expected, request.reference)
     finally:
-        plan.close()
+        plan.audio.close()
     create_markdown_artifact(
         key="cache-report",
         markdown=job_markdown(result),

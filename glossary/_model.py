@@ -257,7 +257,8 @@ class Glossary:
         forms = sorted({f for e in self.entries for f in e.surface_forms}, key=lambda f: -len(f))
         pattern = (
             re.compile(
-                f"(?<![{WORD_CHARS}])(?:{'|'.join(map(re.escape, forms))})(?![{WORD_CHARS}])", re.IGNORECASE
+                f"(?<![{WORD_CHARS}])(?:{'|'.join(map(re.escape, forms))})(?![{WORD_CHARS}])",
+                re.IGNORECASE,
             )
             if forms
             else None

@@ -75,7 +75,8 @@ class History:
         with self.store.session() as s:
             s.ensure(_DDL)
             gone = s.con.execute(
-                "DELETE FROM job_history WHERE created_at < ? RETURNING job_id", [self._before(days)]
+                "DELETE FROM job_history WHERE created_at < ? RETURNING job_id",
+                [self._before(days)],
             ).fetchall()
         return len(gone)
 

@@ -32,7 +32,6 @@ HUMAN = "human"  # model_used of imported (TMX) and user-approved translations
 MatchLevel = Literal["context", "exact", "fuzzy"]
 
 
-
 def canonical(text: str) -> str:
     """What "exact segment" compares: NFC text with whitespace collapsed."""
     return " ".join(unicodedata.normalize("NFC", text).split())

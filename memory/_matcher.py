@@ -35,6 +35,7 @@ _CONTEXT_PENALTY = 0.9
 _POSTING_BUDGET = 20_000  # ids gathered per query at most: bounds the worst case
 _RESCORED = 512  # candidates scored with rapidfuzz per query (one cdist-like batch)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NO_CONTEXT = TmContext()
 
 
 def _carry_numbers(query: str, source: str, target: str) -> str | None:
@@ -119,7 +120,7 @@ class TranslationMemory:
     def match(
         self,
         source: str,
-        context: TmContext = TmContext(),
+        context: TmContext = _NO_CONTEXT,
         *,
         threshold: float = 0.80,
         models: Iterable[str] | None = None,

@@ -173,7 +173,9 @@ class Memory:
         self._share(list(rows.values()))
         return len(rows)
 
-    def entries(self, source_lang: str | None = None, target_lang: str | None = None) -> list[TmEntry]:
+    def entries(
+        self, source_lang: str | None = None, target_lang: str | None = None
+    ) -> list[TmEntry]:
         """Every entry, optionally of one language pair (for TMX export)."""
         with self.store.session() as s:
             table = LocalTable(s).select(source_lang, target_lang)

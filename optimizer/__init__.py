@@ -2,7 +2,6 @@
 
 from ._features import COLUMNS, MODEL_COSTS, matrix, similar_jobs, with_history
 from ._optimizer import (
-    STAGES,
     Candidate,
     MLOptimizer,
     OptimizerError,
@@ -15,7 +14,6 @@ from ._optimizer import (
 __all__ = [
     "COLUMNS",
     "MODEL_COSTS",
-    "STAGES",
     "Candidate",
     "MLOptimizer",
     "OptimizerError",

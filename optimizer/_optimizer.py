@@ -32,7 +32,6 @@ from records import JobFeatures, JobRecord
 from ._features import COLUMNS, matrix, similar_jobs, with_history
 
 __all__ = [
-    "STAGES",
     "Candidate",
     "MLOptimizer",
     "OptimizerError",
@@ -42,7 +41,6 @@ __all__ = [
     "TrainReport",
 ]
 
-STAGES = ("demux", "fingerprint", "asr", "glossary", "translation", "subtitles")
 _PARAMS = {"n_estimators": 120, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.9}
 _FOLDS = 5
 _TIME_TOLERANCE = 1.05  # predicted times this close are a tie
@@ -196,7 +194,9 @@ class MLOptimizer:
     def _fit(self, records: Sequence[JobRecord]) -> _Models:
         x = matrix([r.features for r in records])
         models = _Models(manifest={"baseline": {}, "overhead": 0.0, "samples": len(records)})
-        for name in STAGES:
+        # A model per stage the history reports, in the order jobs ran them.
+        stages = dict.fromkeys(name for r in records for name in r.outcome.stage_seconds)
+        for name in stages:
             rows = [(i, rate) for i, r in enumerate(records) if (rate := _rate(r, name))]
             if not rows:
                 continue

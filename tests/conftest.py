@@ -1,12 +1,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from .helpers import SPOKEN, running_prefect_server, speak
-from .services import MotoS3, Postgres, moto_s3, postgres, team_env
+from testkit import SPOKEN, MotoS3, Postgres, moto_s3, postgres, running_prefect_server, speak
+from testkit import team_env
+
+
+class Clock:
+    """An injectable clock for TTL, eviction and stats windows."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture(scope="session")

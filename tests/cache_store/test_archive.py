@@ -18,7 +18,7 @@ from cache_store import (
     import_archive,
 )
 
-from ..helpers import tree_state
+from testkit import tree_state
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en"}
 RESULT = {"segments": [{"start": 0.0, "end": 1.0, "text": "hello"}]}

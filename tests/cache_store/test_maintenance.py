@@ -16,8 +16,8 @@ from cache_store import (
     validate,
 )
 
-from ..helpers import run_in_processes
-from .conftest import Clock
+from testkit import run_in_processes
+from ..conftest import Clock
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en", "beam_size": 5}
 

@@ -8,8 +8,8 @@ import pytest
 from cache_store import CacheManager, IndexDamagedError, Outcome, SourceStat
 from cache_store._payloads import read_verified
 
-from ..helpers import run_in_processes
-from .conftest import Clock
+from testkit import run_in_processes
+from ..conftest import Clock
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en", "beam_size": 5}
 RESULT = {"language": "en", "segments": [{"start": 0.0, "end": 1.5, "text": "hello"}]}

@@ -14,8 +14,8 @@ import pytest
 from cache_store import CacheManager, Outcome, TmEntry
 from cache_store._payloads import encode
 
-from ..helpers import free_port, run_in_processes
-from ..services import S3_ENV, shared_level
+from testkit import free_port, run_in_processes
+from testkit import S3_ENV, shared_level
 from .test_similar import OLD, _fp
 
 Host = Callable[[str], CacheManager]

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from ..helpers import CPWX, REPO, free_port
-from ..services import MotoS3, Postgres
+from testkit import CPWX, REPO, free_port
+from testkit import MotoS3, Postgres
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..helpers import REPO, run_cli, speak
+from testkit import REPO, run_cli, speak
 from .conftest import Served
 
 

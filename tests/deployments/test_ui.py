@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from ..helpers import REPO, run_cli
+from testkit import REPO, run_cli
 from .conftest import Served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

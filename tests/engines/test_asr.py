@@ -9,7 +9,7 @@ from cpwx.settings import load_settings
 from engines.asr import WhisperxEngine
 from engines.media import demux
 
-from ..helpers import SPOKEN, wer
+from testkit import SPOKEN, wer
 
 
 def test_whisperx_tiny_en_transcribes_speech(speech_mp4: Path, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 from engines.fingerprint import analyse, hash_pcm
 from engines.media import demux
 
-from ..helpers import ffmpeg
+from testkit import ffmpeg
 
 
 def test_fingerprint_of_real_speech(speech_mp4: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from engines.fingerprint import frame_energies, noise_profile
 from engines.media import MediaError, demux, denoise, probe
 
-from ..helpers import faststart_copy, ffmpeg
+from testkit import faststart_copy, ffmpeg
 
 
 def test_demux_video_to_16k_mono_wav(speech_mp4: Path, tmp_path: Path) -> None:

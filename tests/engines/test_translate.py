@@ -8,7 +8,7 @@ import pytest
 from engines.models import resolve_model
 from engines.translate import TranslationError, TranslationSettings, Translator
 
-from ..helpers import SPOKEN, tiny_marian
+from testkit import SPOKEN, tiny_marian
 
 
 def _settings(folder: Path, batch_size: int = 2) -> TranslationSettings:

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from ..cpwx.test_learning import _seed_history
-from ..helpers import REPO
+from testkit import REPO
 
 
 def test_the_flow_retrains_and_is_scheduled_weekly(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import REPO
+from testkit import REPO
 
 FULL = os.environ.get("RELIABILITY_FULL") == "1"
 RESULTS = Path(os.environ.get("CPWX_TEST_ARTIFACTS", REPO / "test-artifacts")) / "reliability"

@@ -8,7 +8,7 @@ from pathlib import Path
 from cache_store import CacheManager
 
 from ..cache_store.test_archive import CONFIG, HOSTILE, RESULT, _exported, _zeros_archive
-from ..helpers import run_cli, tree_state
+from testkit import run_cli, tree_state
 from .conftest import Record
 
 BOMBS = {

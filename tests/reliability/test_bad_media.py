@@ -16,7 +16,7 @@ import pytest
 
 from cache_store import CacheManager
 
-from ..helpers import CPWX, REPO, CliResult, faststart_copy, ffmpeg, run_cli, tree_state
+from testkit import CPWX, REPO, CliResult, faststart_copy, ffmpeg, run_cli, tree_state
 from .conftest import Record
 
 Make = Callable[[Path, Path], Path]  # (good speech mp4, folder) -> the bad file

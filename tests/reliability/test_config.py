@@ -11,7 +11,7 @@ import pytest
 from cpwx.job import JobRequest, prepare
 from cpwx.settings import ConfigError, Settings, load_settings
 
-from ..helpers import REPO
+from testkit import REPO
 from .conftest import Record
 
 # Values no setting of that type accepts; per-setting ones where the type takes any text.

@@ -15,7 +15,7 @@ import pytest
 
 from cache_store import CacheManager, validate
 
-from ..helpers import run_cli
+from testkit import run_cli
 from .conftest import Record
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")

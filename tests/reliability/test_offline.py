@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..helpers import CPWX, CliResult, marian_env
+from testkit import CPWX, CliResult, marian_env
 from .conftest import Record
 
 # Loaded by every Python process of the job (sitecustomize): an audit hook sees each socket

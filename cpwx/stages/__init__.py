@@ -1,1 +1,0 @@
-"""One module per pipeline stage: ask the store, compute on a miss, write back. No Prefect here."""

@@ -1,0 +1,35 @@
+"""The application: a job's request, its plan resolved once, the runner that takes it through the
+stages (or serves it whole from the store), its result, and what it tells the optimizer. The CLI
+and the flows are thin over it; only ``_prefect`` here talks to a Prefect server.
+"""
+
+from ._cache import open_cache
+from ._learning import estimate, record
+from ._prefect import running_server
+from ._prepare import prepare
+from ._request import JobError, JobRequest
+from ._result import JobResult
+from ._runner import JOB_LOGGERS, RunStage, initial_state, run_job, run_stage, serve_from_store
+from ._submit import submit_job
+from ._warmup import WarmupItem, media_files, warm
+
+__all__ = [
+    "JOB_LOGGERS",
+    "JobError",
+    "JobRequest",
+    "JobResult",
+    "RunStage",
+    "WarmupItem",
+    "estimate",
+    "initial_state",
+    "media_files",
+    "open_cache",
+    "prepare",
+    "record",
+    "run_job",
+    "run_stage",
+    "running_server",
+    "serve_from_store",
+    "submit_job",
+    "warm",
+]

@@ -1,0 +1,114 @@
+"""What a job runs on, resolved and checked once before any stage: the source, the settings, the
+models, the cache, the stages. The application builds it (``jobs.prepare``); stages only read it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from cache_manager import CacheManager
+from cache_store import SourceStat
+from engines import media
+from engines.asr import AsrSettings
+from engines.models import ResolvedModel
+from engines.translate import TranslationSettings
+from glossary import Glossary
+
+from ._stage import Stage
+from .settings import Settings
+
+__all__ = ["WORKFLOWS", "DecodedAudio", "JobPlan", "Progress", "Workflow"]
+
+Workflow = Literal["transcribe", "translate", "subtitle"]
+WORKFLOWS: tuple[Workflow, ...] = ("transcribe", "translate", "subtitle")
+
+# Where long stages report how far they are (a progress bar on a terminal): stage, percent.
+Progress = Callable[[str, float], None]
+
+
+def _quiet(stage: str, percent: float) -> None:
+    """No one is watching (a worker's run)."""
+
+
+class DecodedAudio:
+    """The job's source decoded once, on first need, into a temp folder ``close`` removes."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+        self._workdir: Path | None = None
+        self._wav: Path | None = None
+
+    def wav(self) -> Path:
+        if self._wav is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="cpwx-"))
+            self._wav = media.demux(self.source, self._workdir / "audio.wav")
+        return self._wav
+
+    @property
+    def decoded(self) -> bool:
+        return self._wav is not None
+
+    def close(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = self._wav = None
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    media: Path
+    workflow: Workflow
+    target_language: str | None
+    movie_id: str | None  # --movie-id, checked
+    asr_pinned: bool  # the user chose ASR settings: no similar cut or optimizer changes them
+    out_dir: Path
+    source_stat: SourceStat
+    settings: Settings
+    cache: CacheManager
+    asr: AsrSettings  # the job's own; an audio's may differ (see ``pipeline.asr_settings_for``)
+    translation_model: ResolvedModel | None
+    stages: tuple[Stage, ...]
+    audio: DecodedAudio
+    progress: Progress | None = None  # None: no one is watching (a worker's run)
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+
+    def report_progress(self, stage: str, percent: float) -> None:
+        if self.progress is not None:
+            self.progress(stage, percent)
+
+    @property
+    def translates(self) -> bool:
+        return self.workflow != "transcribe"
+
+    def stem(self, language: str) -> str:
+        return f"{self.media.stem}.{language}"
+
+    def film(self, audio_hash: str) -> str:
+        """Whose glossary the job uses (see ``Cuts.film``)."""
+        return self.cache.cuts.film(audio_hash, self.media, self.movie_id)
+
+    def glossary(self, film: str) -> Glossary:
+        """The terms this job protects: the film's glossary over the global one."""
+        per_movie = self.settings.glossary_per_movie_enabled
+        return self.cache.glossaries.for_job(film if per_movie else None)
+
+    def translation_settings(self, source_language: str) -> TranslationSettings:
+        assert self.translation_model is not None and self.target_language
+        s = self.settings
+        return TranslationSettings(
+            model=self.translation_model,
+            source_language=source_language,
+            target_language=self.target_language,
+            batch_size=s.translation_batch_size,
+            max_length=s.translation_max_length,
+            num_beams=s.translation_num_beams,
+            device=self.asr.device,
+        )
