@@ -349,7 +349,7 @@ def build_store(root: Path, films: int, minutes: float, budget: float) -> tuple[
         fp = rng.integers(0, 2**32, items, dtype=np.uint32)
         record = synthetic(f"{n:064x}", fp)
         cache.set_fingerprint(record)
-        cache.index_fingerprint(record)
+        cache.cuts.index(record)
         if n == films // 2:
             target = fp
         if n == 19 and (time.perf_counter() - start) * films / 20 > budget:

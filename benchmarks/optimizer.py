@@ -276,7 +276,7 @@ def main() -> None:
         by_id = collect(work, base, args.jobs)
         settings = load_settings()
         plan = prepare(JobRequest(next(iter(by_id.values())).path), settings)
-        history = plan.store.job_history()
+        history = plan.store.history.jobs()
         order = random.Random(11).sample(history, len(history))
         held = order[: round(0.3 * len(order))]
         train = order[len(held) :]

@@ -311,6 +311,11 @@ class Store:
         """The shared level's TTL cleanup; 0 without one."""
         return self.shared.expire(self.now(), dry_run) if self.shared is not None else 0
 
+    def keys(self) -> set[str]:
+        """Every key in this host's index (journaled writes included)."""
+        with self.session() as s:
+            return s.keys()
+
     # --- sessions and locks -----------------------------------------------------------------
     def session(self) -> AbstractContextManager[IndexSession]:
         """An index session on this host's index, every journaled record applied first."""

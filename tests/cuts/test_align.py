@@ -19,21 +19,21 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from cache_store._align import ITEM_SECONDS, Alignment, Span, align, best_alignment, subhashes
-
+from cuts import ITEM_SECONDS, Alignment, Span, align, best_alignment, subhashes
 from testkit import (
     PAL,
     SR,
     Pcm,
     chromaprint_at,
     decode_pcm,
+    ffmpeg,
     flip_bits,
     read_pcm,
     score,
+    speak,
     with_noise,
     write_pcm,
 )
-from testkit import ffmpeg, speak
 
 SPEEDS = (1.0, PAL, 1 / PAL)
 GAP = 0.6  # seconds of background between scenes

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cache_store import Alignment, Segment, Span, merge_segments, plan_reuse, split_ranges
+from cuts import Alignment, Span, merge_segments, plan_reuse, split_ranges
+from records import Segment
 
 
 def _seg(a: float, b: float, text: str = "x") -> Segment:

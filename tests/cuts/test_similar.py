@@ -7,16 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cache_store import (
-    AudioFingerprint,
-    CacheManager,
-    Layer,
-    NoiseProfile,
-    clear,
-    invalidate,
-    rebuild_index,
-)
-from cache_store._similar import band_for, similarity
+from cache_manager import CacheManager, clear, invalidate, rebuild_index
+from cache_store import Layer
+from cuts import band_for, similarity
+from records import AudioFingerprint, NoiseProfile
 
 RNG = np.random.default_rng(5)
 OLD = RNG.integers(0, 2**32, 8 * 600, dtype=np.uint64).astype(np.uint32)  # ~10 min of items
@@ -43,7 +37,7 @@ def store(tmp_path: Path) -> CacheManager:
     unrelated = RNG.integers(0, 2**32, 8 * 600, dtype=np.uint64).astype(np.uint32)
     for fp in (_fp("a", OLD), _fp("b", recut), _fp("c", unrelated)):
         cache.set_fingerprint(fp)
-        cache.index_fingerprint(fp)
+        cache.cuts.index(fp)
     return cache
 
 
@@ -55,7 +49,7 @@ def test_a_recut_finds_its_film_and_not_the_unrelated_one(store: CacheManager) -
 
 
 def test_index_follows_rebuild_invalidate_and_clear(store: CacheManager) -> None:
-    with store.session() as s:
+    with store.store.session() as s:
         s.con.execute("DELETE FROM fp_subhashes")
     assert store.find_similar_jobs("b" * 64, threshold=0.0) == []
     rebuild_index(store)  # the index is derived from the fingerprint payloads

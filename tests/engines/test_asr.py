@@ -6,9 +6,9 @@ from pathlib import Path
 
 from cpwx.job import JobRequest, prepare
 from cpwx.settings import load_settings
+
 from engines.asr import WhisperxEngine
 from engines.media import demux
-
 from testkit import SPOKEN, wer
 
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from engines.fingerprint import analyse, hash_pcm
 from engines.media import demux
-
 from testkit import ffmpeg
 
 

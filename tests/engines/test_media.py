@@ -8,7 +8,6 @@ import pytest
 
 from engines.fingerprint import frame_energies, noise_profile
 from engines.media import MediaError, demux, denoise, probe
-
 from testkit import faststart_copy, ffmpeg
 
 

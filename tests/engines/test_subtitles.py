@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cache_store import Segment, Transcript
 from engines.subtitles import format_timestamp, to_srt, to_vtt, write_all
+from records import Segment, Transcript
 
 T = Transcript(
     language="en",

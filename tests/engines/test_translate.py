@@ -7,7 +7,6 @@ import pytest
 
 from engines.models import resolve_model
 from engines.translate import TranslationError, TranslationSettings, Translator
-
 from testkit import SPOKEN, tiny_marian
 
 

@@ -9,25 +9,23 @@ from typing import Any
 
 import pytest
 
-from cache_store import (
+from cache_store import PayloadError
+from glossary import (
     Glossary,
     GlossaryEntry,
     GlossaryError,
     GlossaryPolicy,
     GlossaryStore,
     LearnReport,
-    PayloadError,
-    Segment,
     TermType,
-    Transcript,
-    Word,
     correct_names,
+    extract_character_names,
+    extract_cultural_terms,
     movie_id_from_path,
     protect,
     split_on_terms,
 )
-from cache_store._glossary_terms import extract_character_names, extract_cultural_terms
-
+from records import Segment, Transcript, Word
 from testkit import run_in_processes, tree_state
 
 

@@ -28,7 +28,7 @@ def _seed_history(cache: Path, n: int = 14) -> None:
             duration, 16000, rng.uniform(20, 60), 30.0, model="tiny.en", beam_size=5
         )
         outcome = JobOutcome(stages, sum(stages.values()) + 1.5, asr_confidence=0.7)
-        store.record_job(
+        store.history.record(
             JobRecord(f"seed{i}", f"2026-11-2{i % 5}T10:00:00Z", f"{i:064x}", features, outcome)
         )
 
@@ -106,7 +106,7 @@ def test_settings_left_alone_are_chosen_by_a_confident_optimizer(
         )  # fmt: skip
         confidence = (0.7 if denoise else 0.8) + rng.gauss(0, 0.01)
         outcome = JobOutcome({"asr": asr}, asr + 1.0, asr_confidence=confidence)
-        store.record_job(JobRecord(f"h{i}", "2026-11-20T10:00:00Z", f"{i:064x}", features, outcome))
+        store.history.record(JobRecord(f"h{i}", "2026-11-20T10:00:00Z", f"{i:064x}", features, outcome))
     assert run_cli("optimizer", "train", env=cli_env).code == 0
     first = run_cli("run", str(SAMPLE), "--json", env=cli_env)
     assert first.code == 0, first.stderr

@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import (
+from cache_manager import (
     CacheManager,
-    Layer,
-    TmContext,
-    TmEntry,
-    TmPolicy,
     cleanup,
     clear,
     export_archive,
@@ -21,7 +17,8 @@ from cache_store import (
     rebuild_index,
     stats,
 )
-from cache_store._tm import normalise
+from cache_store import Layer
+from memory import TmContext, TmEntry, TmPolicy, normalise
 
 from ..conftest import Clock
 
@@ -58,7 +55,7 @@ def _ctx(i: int, texts: list[str] = SCRIPT) -> dict[str, list[str]]:
 @pytest.fixture
 def cache(tmp_path: Path, clock: Clock) -> CacheManager:
     store = CacheManager(tmp_path / "cache", clock=clock)
-    store.record_translations([], [], [_entry(i) for i in range(len(SCRIPT))])
+    store.memory.record([], [], [_entry(i) for i in range(len(SCRIPT))])
     return store
 
 
@@ -105,7 +102,7 @@ def test_threshold_is_honoured(cache: CacheManager) -> None:
 
 def test_numbers_are_carried_over_or_the_match_is_not_reusable(tmp_path: Path) -> None:
     store = CacheManager(tmp_path)
-    store.import_translations(
+    store.memory.import_entries(
         [
             TmEntry("I have 3 brothers.", "J'ai 3 frères.", "en", "fr"),
             TmEntry("Take 2 or 2 pills.", "Prenez 2 ou 2 comprimés.", "en", "fr"),
@@ -119,27 +116,27 @@ def test_numbers_are_carried_over_or_the_match_is_not_reusable(tmp_path: Path) -
 
 def test_job_lookups_see_only_their_model_and_glossary(cache: CacheManager) -> None:
     query = _entry(1)
-    assert cache.match_translations([query])[0] is not None
+    assert cache.memory.match([query])[0] is not None
     other_model = TmEntry(**{**query.__dict__, "model": "other@2"})
-    assert cache.match_translations([other_model]) == [None]
+    assert cache.memory.match([other_model]) == [None]
     glossary_changed = TmEntry(**{**query.__dict__, "glossary_hash": "g2"})
-    assert cache.match_translations([glossary_changed]) == [None]
-    cache.approve_translation(SCRIPT[1], "en", "fr")
-    assert cache.match_translations([other_model])[0] is not None  # approved: any job
+    assert cache.memory.match([glossary_changed]) == [None]
+    cache.memory.approve(SCRIPT[1], "en", "fr")
+    assert cache.memory.match([other_model])[0] is not None  # approved: any job
 
 
 def test_approved_entries_win_ties(tmp_path: Path) -> None:
     store = CacheManager(tmp_path)
-    store.import_translations([TmEntry("Good night.", "Bonne nuit.", "en", "fr", model="a@1")])
-    store.import_translations([TmEntry("Good night.", "Bonsoir.", "en", "fr", model="b@1")])
-    assert store.approve_translation("Good night.", "en", "fr", target="Bonne nuit !") == 3
+    store.memory.import_entries([TmEntry("Good night.", "Bonne nuit.", "en", "fr", model="a@1")])
+    store.memory.import_entries([TmEntry("Good night.", "Bonsoir.", "en", "fr", model="b@1")])
+    assert store.memory.approve("Good night.", "en", "fr", target="Bonne nuit !") == 3
     entry, _ = store.find_translation_match("Good night.", "en", "fr")
     assert entry is not None and entry["user_approved"]
 
 
 def test_min_confidence_keeps_unsure_translations_out(tmp_path: Path) -> None:
     store = CacheManager(tmp_path, tm=TmPolicy(min_confidence=0.85))
-    stored = store.record_translations(
+    stored = store.memory.record(
         [], [], [_entry(0, confidence=0.5), _entry(1, confidence=0.9)]
     )
     assert stored == 1
@@ -149,14 +146,14 @@ def test_min_confidence_keeps_unsure_translations_out(tmp_path: Path) -> None:
 def test_disabled_memory_answers_nothing(cache: CacheManager) -> None:
     off = CacheManager(cache.root, tm=TmPolicy(enabled=False))
     assert off.find_translation_match(SCRIPT[0], "en", "fr") == (None, 0.0)
-    assert off.match_translations([_entry(0)]) == [None]
+    assert off.memory.match([_entry(0)]) == [None]
 
 
 def test_reuse_is_counted_and_logged_as_events(cache: CacheManager) -> None:
     queries = [_entry(i) for i in range(3)]
-    matches = cache.match_translations(queries)
-    cache.record_translations(queries, matches, [])
-    cache.record_translations(queries, matches, [])
+    matches = cache.memory.match(queries)
+    cache.memory.record(queries, matches, [])
+    cache.memory.record(queries, matches, [])
     entry, _ = cache.find_translation_match(SCRIPT[0], "en", "fr", _ctx(0))
     assert entry is not None and entry["reuse_count"] == 2
     report = stats(cache)
@@ -166,36 +163,36 @@ def test_reuse_is_counted_and_logged_as_events(cache: CacheManager) -> None:
 
 def test_cleanup_applies_max_age_min_reuse_and_size(tmp_path: Path, clock: Clock) -> None:
     store = CacheManager(tmp_path, clock=clock, tm=TmPolicy(max_age_days=30, min_reuse_count=1))
-    store.record_translations([], [], [_entry(i) for i in range(4)])
+    store.memory.record([], [], [_entry(i) for i in range(4)])
     used = [_entry(0)]
-    store.record_translations(used, store.match_translations(used), [])
-    store.approve_translation(SCRIPT[1], "en", "fr")
+    store.memory.record(used, store.memory.match(used), [])
+    store.memory.approve(SCRIPT[1], "en", "fr")
     clock.now += timedelta(days=31)
     report = cleanup(store, max_bytes=1 << 40)
     assert report.memory_expired == 2  # 2 and 3: unused and never reused
-    left = {e.source for e in store.translations()}
+    left = {e.source for e in store.memory.entries()}
     assert left == {SCRIPT[0], SCRIPT[1]}
     tight = CacheManager(tmp_path, clock=clock, tm=TmPolicy(max_bytes=1))
     assert cleanup(tight, max_bytes=1 << 40).memory_evicted == 1
-    assert {e.source for e in store.translations()} == {SCRIPT[1]}  # the approved one stays
+    assert {e.source for e in store.memory.entries()} == {SCRIPT[1]}  # the approved one stays
 
 
 def test_clear_invalidate_export_import_and_rebuild_keep_the_memory_right(
     tmp_path: Path,
 ) -> None:
     store = CacheManager(tmp_path / "a")
-    store.record_translations(
+    store.memory.record(
         [], [], [_entry(i, audio_hash="f" * 64) for i in range(3)] + [_entry(3)]
     )
     archive = tmp_path / "tm.tar.gz"
     assert export_archive(store, archive, (Layer.TRANSLATIONS,)) == 4
     assert invalidate(store, "f" * 64)[Layer.TRANSLATIONS] == 3
-    assert [e.source for e in store.translations()] == [SCRIPT[3]]
+    assert [e.source for e in store.memory.entries()] == [SCRIPT[3]]
     assert clear(store, (Layer.TRANSLATIONS,))[Layer.TRANSLATIONS] == 1
     other = CacheManager(tmp_path / "b")
-    assert import_archive(other, archive).memory == 4
-    entries = {e.source: e for e in other.translations()}
+    assert import_archive(other, archive).extras['memory'] == 4
+    entries = {e.source: e for e in other.memory.entries()}
     assert entries[SCRIPT[1]].context == TmContext.around(SCRIPT, 1, 3)
     assert entries[SCRIPT[1]].audio_hash == "f" * 64
     rebuild_index(other)
-    assert len(other.translations()) == 4
+    assert len(other.memory.entries()) == 4

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from translate.storage.tmx import tmxfile
 
-from cache_store import TmContext, TmEntry, TmxError, read_tmx, write_tmx
+from memory import TmContext, TmEntry, TmxError, read_tmx, write_tmx
 
 ENTRIES = [
     TmEntry(

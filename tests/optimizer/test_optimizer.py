@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import JobFeatures, JobOutcome, JobRecord
 from optimizer import Candidate, MLOptimizer, OptimizerError, OptimizerPolicy
+from records import JobFeatures, JobOutcome, JobRecord
 
 COSTS = {"tiny": 1.0, "base": 1.9, "small": 6.4}
 

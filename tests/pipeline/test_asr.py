@@ -216,7 +216,7 @@ def test_the_bands_decide_glossary_and_language(
 def test_a_cut_links_to_the_film_its_source_was_filed_under(tmp_path: Path) -> None:
     source, new = "b" * 64, "a" * 64
     named = _plan(tmp_path, "Sholay.1975.mkv", movie_id="sholay_restored")
-    named.store.cuts.put(CutLink(source, named.film(source)))
+    named.store.cuts.links.put(CutLink(source, named.film(source)))
     assert asr._decide(_plan(tmp_path, "rip.mkv"), new, _job("reuse-config")).film == (
         "sholay_restored"
     )

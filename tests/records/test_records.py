@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from cache_store import Segment, Transcript
+from records import Segment, Transcript
 
 
 def test_mean_confidence_weighs_segments_by_length_and_skips_unknown() -> None:

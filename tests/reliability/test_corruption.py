@@ -35,10 +35,10 @@ def test_flipped_payload_bytes_are_always_detected_and_quarantined(
         put(cache, key)
     damaged = rng.sample(keys, PAYLOADS)
     for key in damaged:
-        _flip(cache.payload_path(cache.asr_key(key, CONFIG)), rng, rng.randint(1, 8))
+        _flip(cache.store.payload_path(cache.asr_key(key, CONFIG)), rng, rng.randint(1, 8))
 
     outcomes = {key: served(cache, key) for key in keys}
-    quarantined = [p for p in cache.quarantine_dir.rglob("*") if p.is_file()]
+    quarantined = [p for p in cache.store.quarantine_dir.rglob("*") if p.is_file()]
     detected = sum(outcomes[key] == "miss" for key in damaged)
     record(
         "corruption: payloads",
@@ -63,7 +63,7 @@ def test_a_damaged_index_is_detected_and_rebuilt_without_losing_an_entry(
     keys = [audio("kept", i) for i in range(80)]
     for key in keys:
         put(cache, key)
-    with cache.session():  # every row in index.duckdb
+    with cache.store.session():  # every row in index.duckdb
         pass
     lost = detected = 0
     for trial in range(INDEX_TRIALS):
@@ -73,13 +73,13 @@ def test_a_damaged_index_is_detected_and_rebuilt_without_losing_an_entry(
         damaged = CacheManager(root)
         with (
             pytest.raises(IndexDamagedError, match="cpwx cache rebuild-index"),
-            damaged.session() as s,
+            damaged.store.session() as s,
         ):
             s.rows()
         detected += 1
         assert all(served(damaged, key) == "hit" for key in keys)  # hits need no index
         indexed, bad = rebuild_index(damaged)
-        with damaged.session() as s:
+        with damaged.store.session() as s:
             rows = {r.cache_key for r in s.rows()}
         lost += len(keys) - len(rows)
         assert (indexed, bad) == (len(keys), 0) and len(rows) == len(keys)

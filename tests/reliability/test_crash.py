@@ -34,7 +34,7 @@ def _work(root: str, kind: str, cycle: int, archive: str, folder: str) -> None:
             put(cache, key)
             acknowledge(log, key)
             if kind == "index update":
-                with cache.session():  # applies the journals to index.duckdb
+                with cache.store.session():  # applies the journals to index.duckdb
                     pass
         elif kind == "cleanup":
             cleanup(cache, max_bytes=1 << 40, days=90)

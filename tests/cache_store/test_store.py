@@ -5,53 +5,36 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import CacheManager, IndexDamagedError, Outcome, SourceStat
-from cache_store._payloads import read_verified
-
+from cache_store import IndexDamagedError, Outcome, SourceStat, Store, asr_key, read_verified
 from testkit import run_in_processes
+
 from ..conftest import Clock
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en", "beam_size": 5}
 RESULT = {"language": "en", "segments": [{"start": 0.0, "end": 1.5, "text": "hello"}]}
 
 
-def test_spec_api_round_trip(tmp_path: Path) -> None:
-    cache = CacheManager(tmp_path)
-    assert cache.get_asr_result("a" * 64, CONFIG) is None
-    cache.set_asr_result("a" * 64, CONFIG, RESULT, compute_seconds=12.5)
-    assert cache.get_asr_result("a" * 64, CONFIG) == RESULT
-    lookup = cache.get(cache.asr_key("a" * 64, CONFIG))
-    assert lookup.hit and lookup.saved_seconds == 12.5
-    assert cache.payload_path(lookup.key).is_file()
-    assert (tmp_path / "index.duckdb").is_file()
-
-
-def test_rejects_result_without_segments(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="segments"):
-        CacheManager(tmp_path).set_asr_result("a", CONFIG, {"segments": [{"text": "x"}]})
-
-
 def test_miss_reason_names_changed_setting(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cache = CacheManager(tmp_path)
-    cache.set_asr_result("a" * 64, CONFIG, RESULT)
-    lookup = cache.get(cache.asr_key("a" * 64, {**CONFIG, "beam_size": 1}))
+    cache = Store(tmp_path)
+    cache.put(asr_key("a" * 64, CONFIG), RESULT)
+    lookup = cache.get(asr_key("a" * 64, {**CONFIG, "beam_size": 1}))
     assert lookup.outcome is Outcome.MISS
     assert lookup.reason == "config changed: beam_size 5 -> 1"
     assert "ASR cache MISS" in caplog.text
-    assert cache.get(cache.asr_key("b" * 64, CONFIG)).reason == "new content"
+    assert cache.get(asr_key("b" * 64, CONFIG)).reason == "new content"
 
 
 def test_expired_after_ttl_with_injected_clock(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, clock: Clock
 ) -> None:
-    cache = CacheManager(tmp_path, ttl_days=90, clock=clock)
-    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    cache = Store(tmp_path, ttl_days=90, clock=clock)
+    cache.put(asr_key("a" * 64, CONFIG), RESULT)
     clock.now += timedelta(days=89)
-    assert cache.get_asr_result("a" * 64, CONFIG) == RESULT
+    assert cache.get(asr_key("a" * 64, CONFIG)).data == RESULT
     clock.now += timedelta(days=2)
-    lookup = cache.get(cache.asr_key("a" * 64, CONFIG))
+    lookup = cache.get(asr_key("a" * 64, CONFIG))
     assert lookup.outcome is Outcome.EXPIRED
     assert "ASR cache EXPIRED" in caplog.text
     assert not list((tmp_path / "asr").rglob("*.json"))
@@ -61,9 +44,9 @@ def test_expired_after_ttl_with_injected_clock(
 def test_corrupted_payload_is_quarantined_never_served(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cache = CacheManager(tmp_path)
-    cache.set_asr_result("a" * 64, CONFIG, RESULT)
-    key = cache.asr_key("a" * 64, CONFIG)
+    cache = Store(tmp_path)
+    cache.put(asr_key("a" * 64, CONFIG), RESULT)
+    key = asr_key("a" * 64, CONFIG)
     payload = cache.payload_path(key)
     payload.write_bytes(payload.read_bytes().replace(b'"hello"', b'"tampered"'))
     lookup = cache.get(key)
@@ -76,9 +59,9 @@ def test_corrupted_payload_is_quarantined_never_served(
 
 
 def test_missing_payload_is_a_miss(tmp_path: Path) -> None:
-    cache = CacheManager(tmp_path)
-    cache.set_asr_result("a" * 64, CONFIG, RESULT)
-    key = cache.asr_key("a" * 64, CONFIG)
+    cache = Store(tmp_path)
+    cache.put(asr_key("a" * 64, CONFIG), RESULT)
+    key = asr_key("a" * 64, CONFIG)
     cache.payload_path(key).unlink()
     assert cache.get(key).outcome is Outcome.CORRUPTED
 
@@ -86,76 +69,78 @@ def test_missing_payload_is_a_miss(tmp_path: Path) -> None:
 def test_disabled_cache_bypasses_reads_but_keeps_writing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    CacheManager(tmp_path).set_asr_result("a" * 64, CONFIG, RESULT)
-    off = CacheManager(tmp_path, enabled=False, bypass_reason="--no-cache")
-    lookup = off.get(off.asr_key("a" * 64, CONFIG))
+    Store(tmp_path).put(asr_key("a" * 64, CONFIG), RESULT)
+    off = Store(tmp_path, enabled=False, bypass_reason="--no-cache")
+    lookup = off.get(asr_key("a" * 64, CONFIG))
     assert lookup.outcome is Outcome.BYPASSED
     assert "BYPASSED" in caplog.text and "--no-cache" in caplog.text
-    off.set_asr_result("b" * 64, CONFIG, RESULT)
-    assert CacheManager(tmp_path).get_asr_result("b" * 64, CONFIG) == RESULT
+    off.put(asr_key("b" * 64, CONFIG), RESULT)
+    assert Store(tmp_path).get(asr_key("b" * 64, CONFIG)).data == RESULT
 
 
 def test_stat_fast_path_invalidated_by_any_change(tmp_path: Path) -> None:
-    cache = CacheManager(tmp_path / "cache")
+    cache = Store(tmp_path / "cache")
     media = tmp_path / "film.mp4"
     media.write_bytes(b"x" * 100)
-    cache.record_source(media, SourceStat.of(media), "h" * 64)
-    assert cache.audio_hash_for(SourceStat.of(media)) == "h" * 64
+    cache.sources.record(media, SourceStat.of(media), "h" * 64)
+    assert cache.sources.audio_hash_for(SourceStat.of(media)) == "h" * 64
     stat = media.stat()
     import os
 
     os.utime(media, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-    assert cache.audio_hash_for(SourceStat.of(media)) is None
-    cache.record_source(media, SourceStat.of(media), "h" * 64)
+    assert cache.sources.audio_hash_for(SourceStat.of(media)) is None
+    cache.sources.record(media, SourceStat.of(media), "h" * 64)
     with open(media, "ab") as fh:
         fh.write(b"y")
-    assert cache.audio_hash_for(SourceStat.of(media)) is None
+    assert cache.sources.audio_hash_for(SourceStat.of(media)) is None
 
 
 def _writer(cache_dir: str, prefix: str, count: int) -> None:
-    cache = CacheManager(cache_dir)
+    cache = Store(cache_dir)
     for i in range(count):
-        cache.set_asr_result(f"{prefix}{i:060d}", CONFIG, RESULT)
+        cache.put(asr_key(f"{prefix}{i:060d}", CONFIG), RESULT)
 
 
 def test_two_processes_write_one_cache_dir(tmp_path: Path) -> None:
     run_in_processes(*[(_writer, (str(tmp_path), p, 60)) for p in ("aaaa", "bbbb")])
-    cache = CacheManager(tmp_path)
+    cache = Store(tmp_path)
     assert len(cache.keys()) == 120
     for prefix in ("aaaa", "bbbb"):
         for i in range(60):
-            assert cache.get_asr_result(f"{prefix}{i:060d}", CONFIG) == RESULT
+            assert cache.get(asr_key(f"{prefix}{i:060d}", CONFIG)).data == RESULT
 
 
 def test_remove_spares_an_entry_rewritten_since_it_was_seen(tmp_path: Path) -> None:
-    cache = CacheManager(tmp_path)
-    key = cache.asr_key("a" * 64, CONFIG)
-    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    cache = Store(tmp_path)
+    key = asr_key("a" * 64, CONFIG)
+    cache.put(asr_key("a" * 64, CONFIG), RESULT)
     _, old = read_verified(cache.payload_path(key))
-    cache.set_asr_result("a" * 64, CONFIG, {**RESULT, "language": "en"})
-    assert cache.remove([(key.digest, cache.payload_path(key), old)]) == []
-    assert cache.get_asr_result("a" * 64, CONFIG) == {**RESULT, "language": "en"}
+    cache.put(asr_key("a" * 64, CONFIG), {**RESULT, "language": "en"})
+    assert cache.remove([(key.digest, f"asr/{key.digest[:2]}/{key.digest}.json", old)]) == []
+    assert cache.get(asr_key("a" * 64, CONFIG)).data == {**RESULT, "language": "en"}
     _, new = read_verified(cache.payload_path(key))
-    assert cache.remove([(key.digest, cache.payload_path(key), new)]) == [key.digest]
+    assert cache.remove([(key.digest, f"asr/{key.digest[:2]}/{key.digest}.json", new)]) == [
+        key.digest
+    ]
     assert cache.keys() == set() and not cache.payload_path(key).exists()
 
 
 def test_damaged_index_names_the_fix_and_hits_still_serve(tmp_path: Path) -> None:
-    cache = CacheManager(tmp_path)
-    cache.set_asr_result("a" * 64, CONFIG, RESULT)
+    cache = Store(tmp_path)
+    cache.put(asr_key("a" * 64, CONFIG), RESULT)
     cache.keys()  # apply the journal, so the index file exists
-    cache.index.path.write_bytes(b"\x00garbage" * 100)
-    assert cache.get_asr_result("a" * 64, CONFIG) == RESULT  # hits never open the index
+    cache.local.index.path.write_bytes(b"\x00garbage" * 100)
+    assert cache.get(asr_key("a" * 64, CONFIG)).data == RESULT  # hits never open the index
     with pytest.raises(IndexDamagedError, match="cpwx cache rebuild-index"):
-        cache.get_asr_result("b" * 64, CONFIG)
+        cache.get(asr_key("b" * 64, CONFIG))
 
 
 def _hold_then_die(root: str, ready: str) -> None:
     import os
     import signal
 
-    manager = CacheManager(Path(root))
-    with manager.single_flight(CacheManager.asr_key("a" * 64, {"model": "m"})):
+    store = Store(Path(root))
+    with store.single_flight(asr_key("a" * 64, {"model": "m"})):
         Path(ready).touch()
         os.kill(os.getpid(), signal.SIGKILL)  # a crash while computing: no clean-up runs
 
@@ -171,9 +156,9 @@ def test_a_crashed_single_flight_holder_does_not_block_the_next_job(tmp_path: Pa
     holder.start()
     holder.join(timeout=60)
     assert ready.exists() and holder.exitcode == -9
-    manager = CacheManager(tmp_path / "cache")
+    store = Store(tmp_path / "cache")
     started = time.perf_counter()
-    with manager.single_flight(CacheManager.asr_key("a" * 64, {"model": "m"})) as waited:
+    with store.single_flight(asr_key("a" * 64, {"model": "m"})) as waited:
         assert waited < 1.0
     assert time.perf_counter() - started < 1.0
 
@@ -181,16 +166,16 @@ def test_a_crashed_single_flight_holder_does_not_block_the_next_job(tmp_path: Pa
 def test_a_schema_2_index_drops_its_art_and_keeps_every_row(tmp_path: Path) -> None:
     import duckdb
 
-    cache = CacheManager(tmp_path)
+    cache = Store(tmp_path)
     for i in range(3):
-        cache.set_asr_result(f"{i}" * 64, {"model": "m"}, {"segments": []})
+        cache.put(asr_key(f"{i}" * 64, {"model": "m"}), {"segments": []})
     with cache.session():
         pass
     con = duckdb.connect(str(tmp_path / "index.duckdb"))  # as schema 2 made it
     con.execute("ALTER TABLE cache_index ADD PRIMARY KEY (cache_key)")
     con.execute("CREATE INDEX idx_audio_hash ON cache_index(audio_hash)")
     con.close()
-    reopened = CacheManager(tmp_path)
+    reopened = Store(tmp_path)
     with reopened.session() as s:
         assert len(s.rows()) == 3
         keyed = s.con.execute(
@@ -201,4 +186,4 @@ def test_a_schema_2_index_drops_its_art_and_keeps_every_row(tmp_path: Path) -> N
             "SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'cache_index'"
         ).fetchone()
     assert keyed == (0,) and indexes == (0,)
-    assert reopened.get_asr_result("0" * 64, {"model": "m"}) == {"segments": []}
+    assert reopened.get(asr_key("0" * 64, {"model": "m"})).data == {"segments": []}

@@ -10,14 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import (
-    SCHEMA_VERSION,
-    ArchiveError,
-    CacheManager,
-    export_archive,
-    import_archive,
-)
-
+from cache_manager import CacheManager, export_archive, import_archive
+from cache_store import SCHEMA_VERSION, ArchiveError
 from testkit import tree_state
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en"}
@@ -45,7 +39,7 @@ def test_export_import_merges_into_a_non_empty_cache(tmp_path: Path) -> None:
     assert (report.imported, report.already_present) == (1, 1)
     for c in "abc":
         assert target.get_asr_result(c * 64, CONFIG) == RESULT
-    assert target.get(target.asr_key("b" * 64, CONFIG)).saved_seconds == 3.0
+    assert target.store.get(target.asr_key("b" * 64, CONFIG)).saved_seconds == 3.0
 
 
 def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -77,15 +71,15 @@ def _manifest(members: dict[str, bytes]) -> dict[str, object]:
 
 
 HOSTILE: dict[str, Callable[[Path, Path], Path]] = {
-    "absolute path": lambda a, t: _tar(t / "x.tgz", [(_info("/etc/cpwx-owned"), b"x")]),
-    "dot-dot": lambda a, t: _tar(t / "x.tgz", [(_info("asr/../../escape.json"), b"x")]),
-    "symlink": lambda a, t: _tar(
+    "absolute path": lambda _a, t: _tar(t / "x.tgz", [(_info("/etc/cpwx-owned"), b"x")]),
+    "dot-dot": lambda _a, t: _tar(t / "x.tgz", [(_info("asr/../../escape.json"), b"x")]),
+    "symlink": lambda _a, t: _tar(
         t / "x.tgz", [(_info("asr/aa/" + "a" * 64 + ".json", tarfile.SYMTYPE, "/etc/passwd"), None)]
     ),
-    "hardlink": lambda a, t: _tar(
+    "hardlink": lambda _a, t: _tar(
         t / "x.tgz", [(_info("asr/aa/" + "a" * 64 + ".json", tarfile.LNKTYPE, "/etc/passwd"), None)]
     ),
-    "device file": lambda a, t: _tar(t / "x.tgz", [(_info("asr/dev", tarfile.CHRTYPE), None)]),
+    "device file": lambda _a, t: _tar(t / "x.tgz", [(_info("asr/dev", tarfile.CHRTYPE), None)]),
     "pickle payload": lambda a, t: _rebuilt(
         a,
         t,
@@ -116,7 +110,7 @@ HOSTILE: dict[str, Callable[[Path, Path], Path]] = {
             }
         ),
     ),
-    "not a tar": lambda a, t: (t / "x.tgz").write_bytes(b"plain text") and t / "x.tgz",
+    "not a tar": lambda _a, t: (t / "x.tgz").write_bytes(b"plain text") and t / "x.tgz",
 }
 
 
