@@ -21,12 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _media import make_clip
-from rerun import timed
-
-from testkit import free_port
+from testkit import free_port, make_clip, timed
 
 VENV = Path(sys.executable).parent
 

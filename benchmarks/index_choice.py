@@ -67,7 +67,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from testkit import S3_ENV, moto_s3, postgres
 
 BUCKET = "cpwx"

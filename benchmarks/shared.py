@@ -19,17 +19,13 @@ import multiprocessing.synchronize
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cache_store import CacheManager
-from testkit import SPOKEN
-from testkit import moto_s3, postgres, shared_level, team_env
+from cache_manager import CacheManager
+from testkit import SPOKEN, moto_s3, postgres, shared_level, team_env
 
 
 def _store(env: dict[str, str] | None, root: Path) -> CacheManager:
@@ -116,22 +112,22 @@ def main() -> None:
         a = _store(env, work / "a")
         for i in range(args.lookups):
             a.set_asr_result(*_key_args(i), _transcript(args.segments, i), compute_seconds=60)
-        size = a.payload_path(a.asr_key(*_key_args(0))).stat().st_size
+        size = a.store.payload_path(a.asr_key(*_key_args(0))).stat().st_size
 
         def local(i: int) -> None:
-            assert a.get(a.asr_key(*_key_args(i))).hit
+            assert a.store.get(a.asr_key(*_key_args(i))).hit
 
         def shared(i: int) -> None:  # a host that never saw the entry
             b = _store(env, work / f"b{i}")
-            assert b.get(b.asr_key(*_key_args(i))).reason == "from the shared cache"
+            assert b.store.get(b.asr_key(*_key_args(i))).reason == "from the shared cache"
 
         only = _store(None, work / "a")
 
         def miss_local(i: int) -> None:
-            assert not only.get(only.asr_key(*_key_args(i + 10**6))).hit
+            assert not only.store.get(only.asr_key(*_key_args(i + 10**6))).hit
 
         def miss_shared(i: int) -> None:
-            assert not a.get(a.asr_key(*_key_args(i + 10**6))).hit
+            assert not a.store.get(a.asr_key(*_key_args(i + 10**6))).hit
 
         rows = [
             ("hit, local disk", *_median_ms(local, args.lookups)),

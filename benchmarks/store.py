@@ -24,16 +24,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import cache_store as cs
-from cache_store._index import COLUMNS
-from cache_store._payloads import encode
+import cache_manager as cm
+from cache_manager import CacheManager
+from cache_store import COLUMNS, encode
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "hi", "beam_size": 5}
 SEGMENTS = [{"start": float(i), "end": i + 0.9, "text": f"line {i} of dialogue"} for i in range(40)]
 
 
-def _entry(cache: cs.CacheManager, i: int, created: datetime) -> tuple[dict[str, object], bytes]:
+def _entry(cache: CacheManager, i: int, created: datetime) -> tuple[dict[str, object], bytes]:
     key = cache.asr_key(f"{i:064x}", CONFIG)
     raw, checksum = encode(
         {
@@ -50,7 +49,7 @@ def _entry(cache: cs.CacheManager, i: int, created: datetime) -> tuple[dict[str,
         "cache_key": key.digest,
         "cache_type": "asr",
         "audio_hash": f"{i:064x}",
-        "file_path": cache.payload_rel(key),
+        "file_path": cache.store.payload_path(key).relative_to(cache.root).as_posix(),
         "file_size": len(raw),
         "checksum": checksum,
         "created_at": created,
@@ -63,23 +62,20 @@ def _entry(cache: cs.CacheManager, i: int, created: datetime) -> tuple[dict[str,
     return row, raw
 
 
-def build(cache: cs.CacheManager, entries: int, expired: int, sample: list[int]) -> None:
+def build(cache: CacheManager, entries: int, expired: int, sample: list[int]) -> None:
     """Bulk-load rows; write payload files only for sampled and expired entries."""
-    now = cache.now()
+    now = cache.store.now()
     with_files = set(sample) | set(range(expired))
     batch: list[dict[str, object]] = []
     for shard in range(256):
         (cache.root / "asr" / f"{shard:02x}").mkdir(parents=True, exist_ok=True)
 
     def flush() -> None:
-        with cache.index.session() as s:
-            table = pa.Table.from_pylist(batch)
-            s.con.register("bulk", table)
+        with cache.store.session() as s, s.registered("bulk", pa.Table.from_pylist(batch)):
             s.con.execute(
                 f"INSERT INTO cache_index ({', '.join(COLUMNS)}) "
                 f"SELECT {', '.join(COLUMNS)} FROM bulk"
             )
-            s.con.unregister("bulk")
         batch.clear()
 
     for i in range(entries):
@@ -99,7 +95,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def scale(entries: int, expired: int, work: Path) -> list[tuple[str, str, str]]:
-    cache = cs.CacheManager(work / "big")
+    cache = CacheManager(work / "big")
     rng = random.Random(1)
     sample = rng.sample(range(expired, entries), 2000)
     t = time.perf_counter()
@@ -109,25 +105,25 @@ def scale(entries: int, expired: int, work: Path) -> list[tuple[str, str, str]]:
     hits = []
     for i in sample:
         t = time.perf_counter()
-        assert cache.get(cache.asr_key(f"{i:064x}", CONFIG)).hit
+        assert cache.store.get(cache.asr_key(f"{i:064x}", CONFIG)).hit
         hits.append(time.perf_counter() - t)
     misses = []
     for i in range(200):
         t = time.perf_counter()
-        assert not cache.get(cache.asr_key(f"{entries + i:064x}", CONFIG)).hit
+        assert not cache.store.get(cache.asr_key(f"{entries + i:064x}", CONFIG)).hit
         misses.append(time.perf_counter() - t)
     # Expired entries are old: give the new files the kernel's dirty-expiry time (30 s) to be
     # written back, as they would have been, before timing their removal.
     os.sync()
     time.sleep(max(0.0, 35 - (time.perf_counter() - built)))
     t = time.perf_counter()
-    report = cs.stats(cache)
+    report = cm.stats(cache)
     stats_s = time.perf_counter() - t
     assert report.layers[2].entries == entries
     t = time.perf_counter()
-    cleaned = cs.cleanup(cache, max_bytes=1 << 50)
+    cleaned = cm.cleanup(cache, max_bytes=1 << 50)
     cleanup_s = time.perf_counter() - t
-    assert cleaned.expired == expired, cleaned
+    assert cleaned.payloads.expired == expired, cleaned
     return [
         (
             f"get, hit ({entries:,} entries)",
@@ -149,7 +145,7 @@ def scale(entries: int, expired: int, work: Path) -> list[tuple[str, str, str]]:
 
 
 def _worker(cache_dir: str, worker: int, ops: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    cache = cs.CacheManager(cache_dir)
+    cache = CacheManager(cache_dir)
     errors = 0
     written = []
     t = time.perf_counter()
@@ -185,7 +181,7 @@ def concurrency(work: Path, procs: int, ops: int) -> list[tuple[str, str, str]]:
             w.join()
         wall = time.perf_counter() - t
         errors = sum(r[2] for r in results)
-        cache = cs.CacheManager(cache_dir)
+        cache = CacheManager(cache_dir)
         lost = sum(1 for r in results for a in r[3] if cache.get_asr_result(a, CONFIG) is None)
         throughput[n] = n * ops / wall
         rows.append(

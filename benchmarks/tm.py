@@ -22,24 +22,19 @@ import os
 import platform
 import random
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from jobs import JobRequest, prepare
+from pipeline import JobState, glossary, load_settings, translation
+from records import Segment, Transcript, Word
+from testkit import tiny_marian
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import torch  # noqa: E402
-
-from cache_store import Segment, Transcript, Word  # noqa: E402
-from cpwx.job import JobRequest, prepare  # noqa: E402
-from cpwx.settings import load_settings  # noqa: E402
-from cpwx.stages import glossary, translation  # noqa: E402
-from testkit import tiny_marian  # noqa: E402
-
 SAMPLE = ROOT / "samples" / "demo.mp4"
 SUBJECTS = ["I", "You", "We", "They", "My brother", "Your mother", "The doctor", "Nobody"]
 VERBS = ["saw", "called", "waited for", "remember", "forgot", "need", "lost", "found"]
@@ -110,9 +105,12 @@ def consistency(work: Path, n: int, seed: int) -> dict[str, Any]:
     for lines in (first, second):
         plan = plan_for(cache, model, "recut")
         start = time.perf_counter()
-        out, report = translation.run(plan, "0" * 64, transcript(lines))
-        runs.append((time.perf_counter() - start, out, report))
+        state = translation.STAGE.run(
+            plan, JobState(audio_hash="0" * 64, transcript=transcript(lines))
+        )
+        runs.append((time.perf_counter() - start, state.translation, state.reports["translation"]))
     (t1, out1, _), (t2, out2, rep2) = runs
+    assert out1 is not None and out2 is not None and rep2.memory is not None
     unchanged = [i for i in range(n) if i not in edited]
     served = set(rep2.memory.reused_segments)
     from_memory = [i for i in unchanged if i in served]
@@ -183,7 +181,9 @@ def glossary_gain(work: Path, n: int, seed: int, noise: float) -> dict[str, Any]
         heard, truth, scores = asr_job(rng, n, noise)
         raw = transcript(heard, scores)
         plan = plan_for(cache, model, "jaane_tu_ya_jaane_na")
-        fixed, report = glossary.run(plan, f"{job:064x}", raw)
+        state = glossary.STAGE.run(plan, JobState(audio_hash=f"{job:064x}", transcript=raw))
+        fixed, report = state.transcript, state.reports["glossary"]
+        assert fixed is not None
         rows.append(
             {
                 "job": job,

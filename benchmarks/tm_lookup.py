@@ -5,7 +5,7 @@
 Both systems load the SAME entries and answer the SAME queries at each size (10k and 100k
 entries; 1M with ``--full``):
 
-- ours: ``cache_store._tm.TranslationMemory`` built from a ``tm_entries`` table, queried with
+- ours: ``memory.TranslationMemory`` built from a ``tm_entries`` table, queried with
   ``match(query, threshold=0.75)``;
 - tmdb: ``translate.storage.tmdb.TMDB`` (translate-toolkit 3.18.1, the last release that ships
   it: SQLite, an FTS3 "any word of 3+ characters" pre-filter, the 0.75x-1.33x length window,
@@ -61,8 +61,7 @@ import pyarrow as pa
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cache_store._tm import TM_COLUMNS, TranslationMemory, normalise
+from memory import TM_COLUMNS, TranslationMemory, normalise
 
 THRESHOLD = 75  # percent: tmdb's default min_similarity, and ours as threshold=0.75
 VOCABULARY = 5_000
@@ -227,6 +226,7 @@ def tm_table(lines: list[str]) -> pa.Table:
         "context_prev": empty,
         "context_next": empty,
         "confidence": [0.9] * n,
+        "compute_seconds": [0.0] * n,
         "reuse_count": [0] * n,
         "created_at": [now] * n,
         "last_used": [now] * n,

@@ -3,10 +3,10 @@ and ASR results; the translation memory; the learned glossary) and the cuts and 
 built on them, and what ``cpwx cache`` does across them all."""
 
 from ._maintenance import (
-    CLEARABLE,
     CleanupReport,
     cleanup,
     clear,
+    clearable,
     export_archive,
     import_archive,
     invalidate,
@@ -16,11 +16,11 @@ from ._maintenance import (
 from ._manager import CacheManager
 
 __all__ = [
-    "CLEARABLE",
     "CacheManager",
     "CleanupReport",
     "cleanup",
     "clear",
+    "clearable",
     "export_archive",
     "import_archive",
     "invalidate",

@@ -28,10 +28,10 @@ from memory import Memory, TmxError, read_tmx, write_tmx
 from ._manager import CacheManager
 
 __all__ = [
-    "CLEARABLE",
     "CleanupReport",
     "cleanup",
     "clear",
+    "clearable",
     "export_archive",
     "import_archive",
     "invalidate",
@@ -40,8 +40,12 @@ __all__ = [
 ]
 
 GLOSSARY = "glossary"
-CLEARABLE = (*Layer.ALL, GLOSSARY, "models")
 MEMORY_MEMBER = "translation_memory.tmx"  # layer 4's rows, which live in the index, as TMX
+
+
+def clearable(cache: CacheManager) -> tuple[str, ...]:
+    """What ``cpwx cache clear`` takes: every payload layer, the glossaries and the models."""
+    return (*cache.store.layers, GLOSSARY, "models")
 
 
 def stats(
@@ -151,9 +155,9 @@ def _memory_member(cache: CacheManager) -> Extra:
     return Extra("memory", MEMORY_MEMBER, Layer.TRANSLATIONS, write, verify)
 
 
-def export_archive(cache: CacheManager, target: Path, layers: tuple[str, ...] = Layer.ALL) -> int:
-    """Write the entries of ``layers`` to ``target`` (tar.gz), the memory as TMX; returns how
-    many."""
+def export_archive(cache: CacheManager, target: Path, layers: tuple[str, ...] | None = None) -> int:
+    """Write the entries of ``layers`` (default: every layer) to ``target`` (tar.gz), the
+    memory as TMX; returns how many."""
     return cs.export_archive(cache.store, target, layers, [_memory_member(cache)])
 
 

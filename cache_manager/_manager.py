@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +14,7 @@ import memory
 from cache_store import (
     DEFAULT_TTL_DAYS,
     CacheKey,
+    Layer,
     SharedLevel,
     Store,
     asr_key,
@@ -46,6 +47,7 @@ class CacheManager:
     tm: TmPolicy = field(default_factory=TmPolicy)
     shared: SharedLevel | None = None  # the second level (CACHE_BACKEND=shared)
     off: Mapping[str, str] = field(default_factory=dict)
+    layers: Sequence[str] = Layer.ALL  # payload layers: the spec's, and any a stage adds
 
     def __post_init__(self) -> None:
         self.store = Store(
@@ -56,6 +58,7 @@ class CacheManager:
             self.bypass_reason,
             self.shared,
             self.off,
+            self.layers,
         )
         self.memory = Memory(self.store, self.tm)
         self.cuts = Cuts(self.store)

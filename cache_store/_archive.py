@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from ._index import SCHEMA_VERSION, IndexRow, IndexSession, row_of
-from ._keys import Layer
 from ._payloads import PayloadError, read_verified, stage
 from ._store import Store
 
@@ -36,8 +35,6 @@ MAX_TOTAL_BYTES = 64 << 30
 MAX_MEMBERS = 2_000_000
 # A gzip stream rarely expands JSON more than ~20x; far beyond that is a decompression bomb.
 MAX_EXPANSION = 200
-_LAYERS = "|".join(Layer.ALL)
-_PAYLOAD = rf"(?:{_LAYERS})/(?P<s>[0-9a-f]{{2}})/(?P=s)[0-9a-f]{{62}}\.json"
 
 
 class ArchiveError(Exception):
@@ -73,11 +70,12 @@ OnImport = Callable[[IndexSession, Sequence[tuple[IndexRow, dict[str, Any]]]], N
 def export_archive(
     store: Store,
     target: Path,
-    layers: tuple[str, ...] = Layer.ALL,
+    layers: Sequence[str] | None = None,
     extras: Sequence[Extra] = (),
 ) -> int:
-    """Write the entries of ``layers`` (and their extras) to ``target`` (tar.gz); returns how
-    many."""
+    """Write the entries of ``layers`` (default: every layer) and their extras to ``target``
+    (tar.gz); returns how many."""
+    layers = store.layers if layers is None else layers
     with store.session() as s:
         rows = s.rows(list(layers))
     manifest: dict[str, Any] = {
@@ -142,10 +140,12 @@ def _refuse(reason: str) -> ArchiveError:
     return ArchiveError(f"archive refused, nothing imported: {reason}")
 
 
-def _unpack(archive: Path, staging: Path, extras: Sequence[Extra]) -> None:
+def _unpack(store: Store, archive: Path, staging: Path, extras: Sequence[Extra]) -> None:
     """Copy every member into ``staging`` after checking it; raise on the first bad one."""
     names = "|".join(re.escape(m) for m in (MANIFEST, *(e.member for e in extras)))
-    allowed = re.compile(rf"^(?:{names}|{_PAYLOAD})$")
+    layers = "|".join(map(re.escape, store.layers))
+    payload = rf"(?:{layers})/(?P<s>[0-9a-f]{{2}})/(?P=s)[0-9a-f]{{62}}\.json"
+    allowed = re.compile(rf"^(?:{names}|{payload})$")
     budget = min(MAX_TOTAL_BYTES, max(archive.stat().st_size, 1 << 20) * MAX_EXPANSION)
     total = count = 0
     try:
@@ -247,7 +247,7 @@ def import_archive(
         raise ArchiveError(f"{archive}: no such file")
     with tempfile.TemporaryDirectory(prefix="cpwx-import-") as tmp:
         staging = Path(tmp)
-        _unpack(archive, staging, extras)
+        _unpack(store, archive, staging, extras)
         verified = _verified_rows(staging)
         merges = {e.name: m for e in extras if (m := _verified_extra(staging, e)) is not None}
         with store.session() as s:

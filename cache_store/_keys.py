@@ -33,6 +33,8 @@ CODE_VERSIONS: Mapping[str, str] = {
 
 
 class Layer:
+    """The spec's payload layers; a stage may add one of its own (see ``Store.layers``)."""
+
     FINGERPRINTS = "fingerprints"
     ASR = "asr"
     TRANSLATIONS = "translations"
@@ -60,9 +62,17 @@ class CacheKey:
     parts: Mapping[str, Part]
 
     @classmethod
-    def build(cls, layer: str, **parts: Any) -> CacheKey:
+    def build(cls, layer: str, code_version: str | None = None, **parts: Any) -> CacheKey:
+        """``code_version``: the producing code's version, for a layer ``CODE_VERSIONS`` does
+        not list (a stage's own layer): bump it when the code changes what it stores."""
+        version = code_version or CODE_VERSIONS.get(layer)
+        if version is None:
+            raise CacheKeyError(
+                f"layer {layer!r} has no code version: pass code_version= to CacheKey.build "
+                "(and bump it whenever the code changes what it stores)"
+            )
         checked = {name: _check(name, value) for name, value in sorted(parts.items())}
-        checked["code_version"] = CODE_VERSIONS[layer]
+        checked["code_version"] = version
         return cls(layer, checked)
 
     @property

@@ -159,10 +159,10 @@ def stats(
         more = (extra or {}).get(layer, (0, 0))
         return n + more[0], b + more[1]
 
-    layers = [layer_stats(layer, *used(layer)) for layer in Layer.ALL]
+    layers = [layer_stats(layer, *used(layer)) for layer in store.layers]
     models = dir_usage(store.models_dir)
     layers.insert(1, LayerStats("models", models[1], models[0]))
-    layers += [layer_stats(name, *used(name)) for name in extra or {} if name not in Layer.ALL]
+    layers += [layer_stats(name, *used(name)) for name in extra or {} if name not in store.layers]
     index_path = store.local.index.path
     index_bytes = index_path.stat().st_size if index_path.exists() else 0
     return CacheStats(
@@ -266,7 +266,7 @@ def clear(store: Store, layers: Sequence[str], also: Also | None = None) -> dict
     removed: dict[str, int] = {}
     with store.payload_lock(), store.session() as s:
         for layer in layers:
-            if layer in Layer.ALL:
+            if layer in store.layers:
                 removed[layer] = s.delete_layer(layer)
                 shutil.rmtree(store.root / layer, ignore_errors=True)
                 if layer == Layer.FINGERPRINTS:
@@ -287,7 +287,7 @@ def invalidate(store: Store, audio_hash: str, also: Also | None = None) -> dict[
         more = dict(also(s)) if also else {}
     removed = set(store.remove((r.cache_key, r.file_path, None) for r in rows))
     store.sources.forget(audio_hash)
-    counts = dict.fromkeys(Layer.ALL, 0)
+    counts = dict.fromkeys(store.layers, 0)
     for r in rows:
         if r.cache_key in removed:
             counts[r.cache_type] += 1
@@ -327,7 +327,7 @@ class ValidationReport:
 
 
 def _payload_files(store: Store) -> Iterator[Path]:
-    for layer in Layer.ALL:
+    for layer in store.layers:
         folder = store.root / layer
         if folder.exists():
             yield from folder.glob("*/*.json")
@@ -401,7 +401,7 @@ def _check_orphans(
 
 def _stale_temps(store: Store, fix: bool) -> list[Problem]:
     problems = []
-    for layer in Layer.ALL:
+    for layer in store.layers:
         for temp in (store.root / layer).rglob(".*.tmp"):
             if time.time() - temp.stat().st_mtime > 3600:
                 problems.append(Problem("stale temp file", str(temp.relative_to(store.root))))

@@ -11,6 +11,7 @@ benefits; ``off`` bypasses single layers (``CACHE_ASR_RESULTS=false``).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -39,6 +40,13 @@ _LABEL = {Layer.FINGERPRINTS: "Fingerprint", Layer.ASR: "ASR", Layer.TRANSLATION
 # How a domain package shares again what its outbox kind held: the keys now shared (or gone).
 Republisher = Callable[[Sequence[str]], Sequence[str]]
 
+_LAYER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# Folders of the cache that hold no payloads: this store's, and those of the packages over it.
+_NOT_LAYERS = frozenset(
+    {"journal", "quarantine", "sources", "locks", "models", "outbox"}
+    | {"cuts", "glossary_learned", "optimizer"}
+)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -57,8 +65,12 @@ class Store:
     bypass_reason: str = "caching disabled"
     shared: SharedLevel | None = None  # the second level (CACHE_BACKEND=shared)
     off: Mapping[str, str] = field(default_factory=dict)  # layer: the switch that turned it off
+    layers: Sequence[str] = Layer.ALL  # payload folders: the spec's, and any a stage adds
 
     def __post_init__(self) -> None:
+        bad = [x for x in self.layers if not _LAYER_NAME.fullmatch(x) or x in _NOT_LAYERS]
+        if bad:
+            raise ValueError(f"{bad[0]!r} cannot be a layer: use another name (a-z, 0-9, _)")
         self.root = Path(self.root).expanduser()
         self.local = LocalLevel(self.root)
         self.levels: tuple[Level, ...] = (self.local,) + ((self.shared,) if self.shared else ())
@@ -276,7 +288,7 @@ class Store:
             for kind, key in waiting:
                 kinds.setdefault(kind, []).append(key)
             for kind, keys in kinds.items():
-                if kind in Layer.ALL:
+                if kind in self.layers:
                     done: Sequence[str] = [k for k in keys if self._share_payload(kind, k)]
                 elif republish and kind in republish:
                     done = republish[kind](keys)

@@ -108,24 +108,31 @@ def push(as_json: Json = False) -> None:
 
 @app.command()
 def clear(
-    layer: Annotated[str, typer.Argument(help=f"One of: {', '.join((*cm.CLEARABLE, 'all'))}.")],
+    layer: Annotated[
+        str,
+        typer.Argument(
+            help="A layer (fingerprints, asr, translations, ...), glossary, models, or all."
+        ),
+    ],
     keep_models: Annotated[bool, typer.Option("--keep-models", help="With all.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Remove a whole layer (or all of them)."""
-    if layer not in (*cm.CLEARABLE, "all"):
-        raise fail(f"unknown layer {layer!r}: use one of {', '.join((*cm.CLEARABLE, 'all'))}", 2)
+    settings = settings_or_fail()
+    cache = open_or_fail(settings)
+    choices = cm.clearable(cache)
+    if layer not in (*choices, "all"):
+        raise fail(f"unknown layer {layer!r}: use one of {', '.join((*choices, 'all'))}", 2)
     layers = (
-        tuple(x for x in cm.CLEARABLE if not (keep_models and x == "models"))
+        tuple(x for x in choices if not (keep_models and x == "models"))
         if layer == "all"
         else (layer,)
     )
-    settings = settings_or_fail()
     if not yes:
         if not sys.stdin.isatty():
             raise fail("refusing to clear without --yes when not on a terminal", 2)
         typer.confirm(f"Clear {', '.join(layers)} in {settings.cache_path}?", abort=True)
-    removed = guard(lambda: cm.clear(open_or_fail(settings), layers))
+    removed = guard(lambda: cm.clear(cache, layers))
     for name, n in removed.items():
         print(f"cleared {name}: {n}")
 
@@ -160,10 +167,12 @@ def export_cmd(
     layer: Annotated[list[str] | None, typer.Option(help="Layer to export (repeatable).")] = None,
 ) -> None:
     """Write a portable archive: payloads plus their index rows."""
-    layers = tuple(layer or cs.Layer.ALL)
-    if bad := [x for x in layers if x not in cs.Layer.ALL]:
-        raise fail(f"cannot export {bad[0]!r}: use {', '.join(cs.Layer.ALL)}", 2)
-    n = guard(lambda: cm.export_archive(open_or_fail(settings_or_fail()), archive, layers))
+    cache = open_or_fail(settings_or_fail())
+    known = cache.store.layers
+    layers = tuple(layer or known)
+    if bad := [x for x in layers if x not in known]:
+        raise fail(f"cannot export {bad[0]!r}: use {', '.join(known)}", 2)
+    n = guard(lambda: cm.export_archive(cache, archive, layers))
     print(f"exported {n} entries to {archive}")
 
 

@@ -190,9 +190,7 @@ def run(
     debug: DebugOpt = False,
 ) -> None:
     """Subtitle one film: a first run computes, every later run reuses the cache."""
-    from flows.subtitle_job import run_here
-
-    configure_logging(debug)
+    configure_logging(debug)  # before Prefect is imported: it reads its logging settings then
     request = _request(
         media,
         workflow,
@@ -206,7 +204,13 @@ def run(
     )
     # Like the progress bars, the estimate is for a person watching a terminal.
     announce = _announce if not as_json and err.is_terminal else None
-    _finish(lambda listen: run_here(request, load_settings(), listen, announce), as_json, debug)
+
+    def job(listen: Callable[[str, float], None] | None) -> JobResult:
+        from flows.subtitle_job import run_here
+
+        return run_here(request, load_settings(), listen, announce)
+
+    _finish(job, as_json, debug)
 
 
 def submit(

@@ -8,9 +8,9 @@ flow in this process, on the plan it already resolved (nothing is prepared twice
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, cast
@@ -20,7 +20,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
-from prefect.settings import PREFECT_API_URL
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from engines.asr import WhisperxEngine
 from engines.media import probe
@@ -63,9 +63,7 @@ def run_here(
     state = initial_state(plan)
     try:
         server = running_server(settings)
-        if server:
-            os.environ["PREFECT_API_URL"] = server
-        elif settings.store_fast_path and plan.cache.store.enabled:
+        if not server and settings.store_fast_path and plan.cache.store.enabled:
             served = serve_from_store(plan, state)
             if served is not None:
                 return served
@@ -79,8 +77,10 @@ def run_here(
             # Load WhisperX while Prefect starts up and the audio is decoded: the two overlap.
             preload.start()
         token = _prepared.set((plan, state, expected))
+        on_server = temporary_settings({PREFECT_API_URL: server}) if server else nullcontext()
         try:
-            result = JobResult.from_json(subtitle_job(**request.to_parameters()))
+            with on_server:
+                result = JobResult.from_json(subtitle_job(**request.to_parameters()))
         finally:
             _prepared.reset(token)
             if preload.is_alive():

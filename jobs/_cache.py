@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pipeline
 from cache_manager import CacheManager
 from cache_store import SharedLevel
-from pipeline import Settings
+from pipeline import Settings, layers_of
 
 from ._prefect import secret_credentials
 
@@ -22,6 +23,7 @@ def open_cache(settings: Settings, bypass: str | None = None) -> CacheManager:
         tm=settings.tm_policy,
         shared=shared_level(settings),
         off=settings.layers_off,
+        layers=layers_of(pipeline.STAGES),
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pipeline
 from cache_store import SourceStat
 from engines import media
 from engines.asr import TUNED, AsrSettings, check_alignment_ready, is_multilingual
 from engines.models import ResolvedModel, resolve_model
 from engines.translate import FLORES_CODES, model_type
 from glossary import check_movie_id
-from pipeline import STAGES, WORKFLOWS, DecodedAudio, JobPlan, Progress, Settings
+from pipeline import WORKFLOWS, DecodedAudio, JobPlan, Progress, Settings
 
 from ._cache import open_cache
 from ._request import JobError, JobRequest
@@ -117,7 +118,7 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
         cache=cache,
         asr=asr,
         translation_model=translation_model,
-        stages=STAGES,
+        stages=pipeline.STAGES,  # read now: the list, not a copy taken at import
         audio=DecodedAudio(request.media),
         progress=progress,
     )

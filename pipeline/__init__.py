@@ -11,7 +11,7 @@ from ._advice import candidates, checked_optimizer, features, model_cost, optimi
 from ._asr_settings import adopt, asr_settings_for
 from ._plan import WORKFLOWS, DecodedAudio, JobPlan, Progress, Workflow
 from ._report import AsrReport, CacheState, MemoryReport, SimilarReport, StageReport
-from ._stage import Pool, Stage
+from ._stage import Pool, Stage, layers_of
 from ._state import JobState, Outputs
 from .settings import ConfigError, Settings, load_settings
 
@@ -47,6 +47,7 @@ __all__ = [
     "candidates",
     "checked_optimizer",
     "features",
+    "layers_of",
     "load_settings",
     "model_cost",
     "optimizer_for",

@@ -5,17 +5,17 @@ them (``pipeline.STAGES``): adding a stage is one module and one line there."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from cache_store import CacheKey
+from cache_store import CacheKey, Layer
 
 if TYPE_CHECKING:
     from ._plan import JobPlan
     from ._state import JobState
 
-__all__ = ["Pool", "Stage"]
+__all__ = ["Pool", "Stage", "layers_of"]
 
 Pool = Literal["cpu", "gpu"]
 
@@ -39,9 +39,15 @@ class Stage:
     # Asked before the gpu hand-off and by the store's fast path; cheap (a stat, no read).
     needs: Callable[[JobPlan, JobState], bool] | None = None
     applies: Callable[[JobPlan], bool] = _always  # whether this job runs it at all
+    layer: str | None = None  # the payload layer its entries go in, when it keeps any
 
     def needs_compute(self, plan: JobPlan, state: JobState) -> bool:
         if self.needs is not None:
             return self.needs(plan, state)
         key = self.key(plan, state)
         return key is not None and not plan.cache.store.contains(key)
+
+
+def layers_of(stages: Sequence[Stage]) -> tuple[str, ...]:
+    """The payload layers the cache keeps for these stages: the spec's, then any of their own."""
+    return tuple(dict.fromkeys((*Layer.ALL, *(s.layer for s in stages if s.layer))))

@@ -86,7 +86,9 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
         else None
     )
     decision = (
-        _decide(plan, fingerprint, similar, old, asr if adopted else None) if similar else None
+        _decide(plan, fingerprint.audio_hash, similar, old, asr if adopted else None)
+        if similar
+        else None
     )
     advice = _advise(plan, fingerprint, asr) if reuse is None and adopted is None else None
     if advice is not None:
@@ -265,7 +267,7 @@ def _advise(
 
 def _decide(
     plan: JobPlan,
-    fingerprint: AudioFingerprint,
+    audio_hash: str,
     job: SimilarJob,
     old: Lookup | None = None,
     adopted: AsrSettings | None = None,
@@ -277,7 +279,6 @@ def _decide(
     is reused at any band when the cut was transcribed with the settings this job uses
     (``old``: that lookup); translations come back through the memory. The film and adopted
     settings are recorded, so later jobs on this audio make the same choices unsearched."""
-    audio_hash = fingerprint.audio_hash
     links = plan.cache.cuts.links
     bands = [band for _, band, _ in BANDS]
     reach = bands.index(job.band) if job.band in bands else len(bands)  # 0 is the closest
@@ -325,4 +326,4 @@ def _decide(
     )
 
 
-STAGE = Stage("asr", "gpu", run, key=key)
+STAGE = Stage("asr", "gpu", run, key=key, layer=Layer.ASR)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from cache_store import CacheKey, Lookup, Outcome, fingerprint_key
+from cache_store import CacheKey, Layer, Lookup, Outcome, fingerprint_key
 from engines.fingerprint import analyse, hash_pcm
 from records import AudioFingerprint
 
@@ -60,4 +60,4 @@ def _done(
     return state.done("fingerprint", report, audio_hash=audio, asr=asr, fingerprint=fingerprint)
 
 
-STAGE = Stage("fingerprint", "cpu", run, key=key, needs=needs_compute)
+STAGE = Stage("fingerprint", "cpu", run, key=key, needs=needs_compute, layer=Layer.FINGERPRINTS)

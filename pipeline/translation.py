@@ -171,4 +171,5 @@ STAGE = Stage(
     run,
     needs=needs_compute,
     applies=lambda plan: plan.translates,
+    layer=Layer.TRANSLATIONS,
 )

@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from testkit import SPOKEN, MotoS3, Postgres, moto_s3, postgres, running_prefect_server, speak
-from testkit import team_env
+from testkit import (
+    SPOKEN,
+    MotoS3,
+    Postgres,
+    moto_s3,
+    postgres,
+    running_prefect_server,
+    speak,
+    team_env,
+)
 
 
 class Clock:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import CacheManager, SourceStat
-
+from cache_manager import CacheManager
+from cache_store import SourceStat
 from testkit import REPO, run_cli, tree_state
 
 CONFIG = {"model": "tiny.en", "model_version": "v1", "language": "en", "beam_size": 5}
@@ -71,16 +71,16 @@ def test_clear_asks_then_keeps_models(store: CacheManager, cli_env: dict[str, st
 
 def test_cleanup_dry_run_ttl_and_cap(store: CacheManager, cli_env: dict[str, str]) -> None:
     dry = run_cli("cache", "cleanup", "--days", "0", "--dry-run", "--json", env=cli_env)
-    assert dry.code == 0 and dry.json["expired"] == 2 and len(store.keys()) == 2
+    assert dry.code == 0 and dry.json["expired"] == 2 and len(store.store.keys()) == 2
     capped = run_cli(
         "cache", "cleanup", "--json", env={**cli_env, "CACHE_MAX_SIZE_GB": str(6000 / (1 << 30))}
     )
     assert capped.json["evicted_for_size"] >= 1
     # The entry that saved 90 s of compute outlives the 30 s one of the same size.
-    assert store.keys() == {store.asr_key("a" * 64, CONFIG).digest}
+    assert store.store.keys() == {store.asr_key("a" * 64, CONFIG).digest}
     assert (Path(cli_env["CACHE_DIR"]) / "models" / "whisperx" / "large-v3").exists()
     usage = run_cli("cache", "cleanup", "--by-usage", "--keep-top", "0", "--json", env=cli_env)
-    assert usage.json["evicted_by_usage"] == 1 and store.keys() == set()
+    assert usage.json["evicted_by_usage"] == 1 and store.store.keys() == set()
 
 
 def test_export_import_and_hostile_archive(
@@ -109,13 +109,13 @@ def test_export_import_and_hostile_archive(
 
 
 def test_validate_fix_rebuild_and_list(store: CacheManager, cli_env: dict[str, str]) -> None:
-    payload = store.payload_path(store.asr_key("b" * 64, CONFIG))
+    payload = store.store.payload_path(store.asr_key("b" * 64, CONFIG))
     payload.write_bytes(payload.read_bytes().replace(b"hello", b"HELLO"))
     found = run_cli("cache", "validate", env=cli_env)
     assert found.code == 1 and "corrupted: asr/" in found.stdout
     assert run_cli("cache", "validate", "--fix", env=cli_env).code == 0
     assert run_cli("cache", "validate", "--json", env=cli_env).json["ok"] is True
-    store.index.path.write_bytes(b"garbage")
+    store.store.local.index.path.write_bytes(b"garbage")
     rebuilt = run_cli("cache", "rebuild-index", env=cli_env)
     assert rebuilt.code == 0 and "1 entries" in rebuilt.stdout
     largest = run_cli("cache", "list-largest", "--top", "2", "--json", env=cli_env).json
@@ -127,7 +127,7 @@ def test_invalidate_by_media_and_by_hash(
 ) -> None:
     media = tmp_path / "film.mp4"
     media.write_bytes(b"not decoded: the stat fast path knows it")
-    store.record_source(media, SourceStat.of(media), "a" * 64)
+    store.store.sources.record(media, SourceStat.of(media), "a" * 64)
     out = run_cli("cache", "invalidate", str(media), env=cli_env)
     assert out.code == 0 and "asr 1" in out.stdout
     assert store.get_asr_result("a" * 64, CONFIG) is None
@@ -188,15 +188,15 @@ def test_job_and_cleanup_publish_artifacts(
         prefect_server, "/artifacts/filter", {"artifacts": {"key": {"any_": ["cache-cleanup"]}}}
     )
     assert cleaned and "Removed 2 entries (2 expired" in str(cleaned[-1]["data"])
-    with CacheManager(cli_env["CACHE_DIR"]).index.session() as s:
-        assert s.con.execute("SELECT count(*) FROM stats_snapshots").fetchone() == (1,)
+    with CacheManager(cli_env["CACHE_DIR"]).store.session() as s:
+        assert s.snapshots() == 1
 
 
 def test_damaged_index_gets_one_line_naming_the_fix(
     store: CacheManager, cli_env: dict[str, str]
 ) -> None:
-    store.keys()  # journal applied: the index file exists
-    store.index.path.write_bytes(b"\x00not a database" * 64)
+    store.store.keys()  # journal applied: the index file exists
+    store.store.local.index.path.write_bytes(b"\x00not a database" * 64)
     broken = run_cli("cache", "stats", env=cli_env)
     assert broken.code == 1 and len(broken.stderr.strip().splitlines()) == 1
     assert "cpwx cache rebuild-index" in broken.stderr and "Traceback" not in broken.stderr

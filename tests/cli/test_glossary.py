@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cache_store import GlossaryStore, Segment, Transcript, Word
-
+from glossary import GlossaryStore
+from records import Segment, Transcript, Word
 from testkit import run_cli, tree_state
 
 

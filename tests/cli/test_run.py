@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import CacheManager
-
+from cache_manager import CacheManager
 from testkit import (
     SPOKEN,
     CliResult,

@@ -13,8 +13,18 @@ from pathlib import Path
 
 import psycopg
 
-from testkit import CPWX, SPOKEN, free_port, marian_env, run_cli, speak
-from testkit import S3_ENV, moto_s3, postgres, team_env
+from testkit import (
+    CPWX,
+    S3_ENV,
+    SPOKEN,
+    free_port,
+    marian_env,
+    moto_s3,
+    postgres,
+    run_cli,
+    speak,
+    team_env,
+)
 
 
 def _host(name: str, tmp_path: Path, shared_env: dict[str, str], server: str) -> dict[str, str]:

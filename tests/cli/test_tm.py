@@ -6,8 +6,7 @@ from pathlib import Path
 
 from translate.storage.tmx import tmxfile
 
-from cache_store import CacheManager
-
+from cache_manager import CacheManager
 from testkit import run_cli, tree_state
 
 

@@ -16,8 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from testkit import CPWX, REPO, free_port
-from testkit import MotoS3, Postgres
+from testkit import CPWX, REPO, MotoS3, Postgres, free_port
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit import REPO, run_cli, speak
+
 from .conftest import Served
 
 

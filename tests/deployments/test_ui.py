@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from testkit import REPO, run_cli
+
 from .conftest import Served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

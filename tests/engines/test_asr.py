@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cpwx.job import JobRequest, prepare
-from cpwx.settings import load_settings
-
 from engines.asr import WhisperxEngine
 from engines.media import demux
+from jobs import JobRequest, prepare
+from pipeline import load_settings
 from testkit import SPOKEN, wer
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from ..cpwx.test_learning import _seed_history
 from testkit import REPO
+
+from ..jobs.test_learning import _seed_history
 
 
 def test_the_flow_retrains_and_is_scheduled_weekly(tmp_path: Path, cli_env: dict[str, str]) -> None:

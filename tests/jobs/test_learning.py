@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from cache_store import CacheManager, JobFeatures, JobOutcome, JobRecord
-
+from cache_manager import CacheManager
+from records import JobFeatures, JobOutcome, JobRecord
 from testkit import REPO, faststart_copy, run_cli, tree_state
 
 SAMPLE = REPO / "samples" / "demo.mp4"
@@ -62,7 +62,7 @@ def test_estimates_ratings_reports_and_a_damaged_model(
     assert job.code == 0, job.stderr
     assert job.json["estimate_seconds"] > 0 and job.json["wall_seconds"] > 0
     assert 0 <= job.json["wer"] < 0.5
-    history = CacheManager(cache).job_history()
+    history = CacheManager(cache).history.jobs()
     assert history[-1].job_id == job.json["job_id"]
     assert history[-1].estimate_seconds == job.json["estimate_seconds"]
     assert history[-1].outcome.asr_confidence and history[-1].features.speech_rate_wpm
@@ -106,7 +106,9 @@ def test_settings_left_alone_are_chosen_by_a_confident_optimizer(
         )  # fmt: skip
         confidence = (0.7 if denoise else 0.8) + rng.gauss(0, 0.01)
         outcome = JobOutcome({"asr": asr}, asr + 1.0, asr_confidence=confidence)
-        store.history.record(JobRecord(f"h{i}", "2026-11-20T10:00:00Z", f"{i:064x}", features, outcome))
+        store.history.record(
+            JobRecord(f"h{i}", "2026-11-20T10:00:00Z", f"{i:064x}", features, outcome)
+        )
     assert run_cli("optimizer", "train", env=cli_env).code == 0
     first = run_cli("run", str(SAMPLE), "--json", env=cli_env)
     assert first.code == 0, first.stderr

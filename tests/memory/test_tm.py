@@ -136,9 +136,7 @@ def test_approved_entries_win_ties(tmp_path: Path) -> None:
 
 def test_min_confidence_keeps_unsure_translations_out(tmp_path: Path) -> None:
     store = CacheManager(tmp_path, tm=TmPolicy(min_confidence=0.85))
-    stored = store.memory.record(
-        [], [], [_entry(0, confidence=0.5), _entry(1, confidence=0.9)]
-    )
+    stored = store.memory.record([], [], [_entry(0, confidence=0.5), _entry(1, confidence=0.9)])
     assert stored == 1
     assert store.find_translation_match(SCRIPT[0], "en", "fr") == (None, 0.0)
 
@@ -181,16 +179,14 @@ def test_clear_invalidate_export_import_and_rebuild_keep_the_memory_right(
     tmp_path: Path,
 ) -> None:
     store = CacheManager(tmp_path / "a")
-    store.memory.record(
-        [], [], [_entry(i, audio_hash="f" * 64) for i in range(3)] + [_entry(3)]
-    )
+    store.memory.record([], [], [_entry(i, audio_hash="f" * 64) for i in range(3)] + [_entry(3)])
     archive = tmp_path / "tm.tar.gz"
     assert export_archive(store, archive, (Layer.TRANSLATIONS,)) == 4
     assert invalidate(store, "f" * 64)[Layer.TRANSLATIONS] == 3
     assert [e.source for e in store.memory.entries()] == [SCRIPT[3]]
     assert clear(store, (Layer.TRANSLATIONS,))[Layer.TRANSLATIONS] == 1
     other = CacheManager(tmp_path / "b")
-    assert import_archive(other, archive).extras['memory'] == 4
+    assert import_archive(other, archive).extras["memory"] == 4
     entries = {e.source: e for e in other.memory.entries()}
     assert entries[SCRIPT[1]].context == TmContext.around(SCRIPT, 1, 3)
     assert entries[SCRIPT[1]].audio_hash == "f" * 64

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import Alignment, CutLink, Lookup, Outcome, SimilarJob, Span
-from cpwx.job import JobPlan, JobRequest, prepare
-from cpwx.settings import load_settings
-from cpwx.stages import asr
-
-from testkit import PAL
-from testkit import CPWX, ffmpeg, run_cli, wer
+from cache_store import Lookup, Outcome, asr_key
+from cuts import Alignment, CutLink, SimilarJob, Span
+from jobs import JobRequest, prepare
+from pipeline import JobPlan, adopt, asr, load_settings
+from testkit import CPWX, PAL, ffmpeg, run_cli, wer
 
 SCENES = [
     "The film begins in a small village near the river, where the fishermen mend their nets. "
@@ -216,7 +214,7 @@ def test_the_bands_decide_glossary_and_language(
 def test_a_cut_links_to_the_film_its_source_was_filed_under(tmp_path: Path) -> None:
     source, new = "b" * 64, "a" * 64
     named = _plan(tmp_path, "Sholay.1975.mkv", movie_id="sholay_restored")
-    named.store.cuts.links.put(CutLink(source, named.film(source)))
+    named.cache.cuts.links.put(CutLink(source, named.film(source)))
     assert asr._decide(_plan(tmp_path, "rip.mkv"), new, _job("reuse-config")).film == (
         "sholay_restored"
     )
@@ -227,7 +225,8 @@ def test_a_cut_links_to_the_film_its_source_was_filed_under(tmp_path: Path) -> N
 
 def test_the_decision_says_why_no_asr_was_reused(tmp_path: Path) -> None:
     plan = _plan(tmp_path, "rip.mkv")
-    other = Lookup(plan.asr_key("b" * 64), Outcome.MISS, reason="config changed: beam_size 5 -> 2")
+    key = asr_key("b" * 64, plan.asr.key_parts())
+    other = Lookup(key, Outcome.MISS, reason="config changed: beam_size 5 -> 2")
     decision = asr._decide(plan, "a" * 64, _job("reuse-config"), other)
     assert "no ASR" in decision.reuses and "beam_size 5 -> 2" in decision.reuses
 
@@ -235,13 +234,13 @@ def test_the_decision_says_why_no_asr_was_reused(tmp_path: Path) -> None:
 def test_settings_this_machine_cannot_reproduce_are_not_adopted(tmp_path: Path) -> None:
     plan = _plan(tmp_path, "rip.mkv")
     parts = plan.asr.key_parts()
-    assert plan.adopt(parts) == plan.asr
-    assert plan.adopt({**parts, "beam_size": 2}) == dataclasses.replace(plan.asr, beam_size=2)
-    assert plan.adopt({**parts, "model_version": "0" * 16}) is None  # other weights
-    assert plan.adopt({**parts, "model": "large-v3"}) is None  # not in the catalog here
-    assert plan.adopt({"beam_size": 2}) is None
+    assert adopt(plan, parts) == plan.asr
+    assert adopt(plan, {**parts, "beam_size": 2}) == dataclasses.replace(plan.asr, beam_size=2)
+    assert adopt(plan, {**parts, "model_version": "0" * 16}) is None  # other weights
+    assert adopt(plan, {**parts, "model": "large-v3"}) is None  # not in the catalog here
+    assert adopt(plan, {"beam_size": 2}) is None
     if plan.asr.device == "cpu":
-        assert plan.adopt({**parts, "compute_type": "float16"}) is None
+        assert adopt(plan, {**parts, "compute_type": "float16"}) is None
 
 
 def test_two_concurrent_jobs_on_the_same_audio_transcribe_it_once(

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import GlossaryPolicy, TmPolicy
-from cpwx.settings import ConfigError, load_settings
+from glossary import GlossaryPolicy
+from memory import TmPolicy
+from pipeline import ConfigError, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / ".env.pipeline.example"
 
@@ -53,6 +54,4 @@ def test_example_config_loads_and_lists_only_known_variables() -> None:
 
 
 def test_the_example_config_leaves_asr_settings_to_similar_cuts_and_the_optimizer() -> None:
-    from cpwx.job import _ASR_SETTINGS
-
-    assert not _ASR_SETTINGS & load_settings(env_file=EXAMPLE).model_fields_set
+    assert not load_settings(env_file=EXAMPLE).asr_pinned

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import Glossary, GlossaryEntry
-from cpwx.stages import translation
 from engines.models import ResolvedModel
 from engines.translate import Translation, TranslationSettings, Translator
-
+from glossary import Glossary, GlossaryEntry
+from pipeline import translation
 from testkit import SPOKEN, tiny_marian
 
 GLOSSARY = Glossary(
@@ -33,7 +32,7 @@ def _settings(folder: Path) -> TranslationSettings:
 
 def test_terms_survive_a_model_that_loses_placeholders(tmp_path: Path) -> None:
     folder = tiny_marian(tmp_path / "marian", [*SPOKEN.split("."), *LINES])
-    out = translation._translate(_settings(folder), LINES, GLOSSARY)
+    out = translation.translate(_settings(folder), LINES, GLOSSARY)
     first, second, third = (t.text for t, _ in out)
     assert "Jai" in first and "ji" in first and "राजा" in first
     assert "राजा" in second
@@ -53,6 +52,6 @@ def test_placeholders_restored_when_the_model_copies_them(
 
     monkeypatch.setattr(Translator, "translate", echo)
     monkeypatch.setattr(Translator, "__init__", lambda self, settings: None)
-    out = translation._translate(_settings(tmp_path), LINES[:1], GLOSSARY)
+    out = translation.translate(_settings(tmp_path), LINES[:1], GLOSSARY)
     assert "Jai" not in sent[0] and "king" not in sent[0]
     assert out[0][0].text == "Jai ji, THE राजा IS HERE."

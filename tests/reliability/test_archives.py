@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cache_store import CacheManager
-
-from ..cache_store.test_archive import CONFIG, HOSTILE, RESULT, _exported, _zeros_archive
+from cache_manager import CacheManager
 from testkit import run_cli, tree_state
+
+from ..cache_manager.test_archive import CONFIG, HOSTILE, RESULT, _exported, _zeros_archive
 from .conftest import Record
 
 BOMBS = {

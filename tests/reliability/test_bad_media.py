@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import CacheManager
-
+from cache_manager import CacheManager
 from testkit import CPWX, REPO, CliResult, faststart_copy, ffmpeg, run_cli, tree_state
+
 from .conftest import Record
 
 Make = Callable[[Path, Path], Path]  # (good speech mp4, folder) -> the bad file

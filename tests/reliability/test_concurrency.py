@@ -9,7 +9,8 @@ import traceback
 from datetime import timedelta
 from pathlib import Path
 
-from cache_store import CacheManager, cleanup, export_archive, import_archive, stats, validate
+from cache_manager import CacheManager, cleanup, export_archive, import_archive, stats
+from cache_store import validate
 
 from ._entries import acknowledge, acknowledged, audio, put, served
 from .conftest import FULL, Record
@@ -57,7 +58,7 @@ def test_eight_processes_lose_nothing_and_leave_a_valid_store(
     tmp_path: Path, record: Record
 ) -> None:
     root = tmp_path / "cache"
-    then = CacheManager(root).now() - timedelta(days=200)
+    then = CacheManager(root).store.now() - timedelta(days=200)
     old = CacheManager(root, clock=lambda: then)
     seeds = [audio("seed", i) for i in range(200)]
     for key in seeds:
@@ -85,7 +86,7 @@ def test_eight_processes_lose_nothing_and_leave_a_valid_store(
     cache = CacheManager(root)
     acked = acknowledged(tmp_path)
     outcomes = [served(cache, key) for key in (*acked, *imported)]
-    report = validate(cache)
+    report = validate(cache.store)
     record(
         "concurrency",
         cases=operations,

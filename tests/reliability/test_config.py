@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cpwx.job import JobRequest, prepare
-from cpwx.settings import ConfigError, Settings, load_settings
-
+from jobs import JobRequest, prepare
+from pipeline import ConfigError, Settings, load_settings
 from testkit import REPO
+
 from .conftest import Record
 
 # Values no setting of that type accepts; per-setting ones where the type takes any text.

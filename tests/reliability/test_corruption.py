@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import CacheManager, IndexDamagedError, rebuild_index, validate
+from cache_manager import CacheManager, rebuild_index
+from cache_store import IndexDamagedError, validate
 
 from ._entries import CONFIG, audio, put, served
 from .conftest import FULL, Record
@@ -50,8 +51,8 @@ def test_flipped_payload_bytes_are_always_detected_and_quarantined(
     assert detected == PAYLOADS
     assert all(outcomes[k] == "hit" for k in keys if k not in damaged)
     assert len(quarantined) == PAYLOADS
-    report = validate(cache, fix=True)  # the rows of the quarantined entries go too
-    assert validate(cache).ok, report.problems
+    report = validate(cache.store, fix=True)  # the rows of the quarantined entries go too
+    assert validate(cache.store).ok, report.problems
 
 
 def test_a_damaged_index_is_detected_and_rebuilt_without_losing_an_entry(
@@ -83,7 +84,7 @@ def test_a_damaged_index_is_detected_and_rebuilt_without_losing_an_entry(
             rows = {r.cache_key for r in s.rows()}
         lost += len(keys) - len(rows)
         assert (indexed, bad) == (len(keys), 0) and len(rows) == len(keys)
-        assert validate(damaged).ok
+        assert validate(damaged.store).ok
         shutil.rmtree(root)
     record("corruption: index", cases=INDEX_TRIALS, faults=INDEX_TRIALS, lost=lost)
     assert detected == INDEX_TRIALS and lost == 0

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import CacheManager, cleanup, export_archive, import_archive, validate
+from cache_manager import CacheManager, cleanup, export_archive, import_archive
+from cache_store import validate
 
 from ._entries import acknowledge, acknowledged, audio, put, served
 from .conftest import FULL, Record
@@ -53,7 +54,7 @@ def test_kills_at_random_points_never_leave_a_wrong_entry(tmp_path: Path, record
             root = tmp_path / f"cache{cycle // ROUND}"  # kill would grow quadratically
             acked = tmp_path / f"acked{cycle // ROUND}"
             acked.mkdir()
-            then = CacheManager(root).now() - timedelta(days=200)
+            then = CacheManager(root).store.now() - timedelta(days=200)
             old = CacheManager(root, clock=lambda then=then: then)
             imported: list[str] = []
         kind = KINDS[cycle % len(KINDS)]
@@ -76,7 +77,7 @@ def test_kills_at_random_points_never_leave_a_wrong_entry(tmp_path: Path, record
         worker.join()
 
         cache = CacheManager(root)  # opens
-        report = validate(cache)
+        report = validate(cache.store)
         wrong = [p for p in report.problems if p.kind == "corrupted"]
         assert wrong == [], f"after a kill in {kind}: {wrong}"
         outcomes = [served(cache, key) for key in acknowledged(acked)]
@@ -85,6 +86,6 @@ def test_kills_at_random_points_never_leave_a_wrong_entry(tmp_path: Path, record
         corrupt += sum(served(cache, key) == "corrupt" for key in imported)
         assert (lost, corrupt) == (0, 0), f"after a kill in {kind}: {lost} lost, {corrupt} corrupt"
     record("crash", cases=KILLS, faults=KILLS, lost=lost, corrupt_served=corrupt)
-    assert validate(CacheManager(root), fix=True).fixed
-    final = validate(CacheManager(root))
+    assert validate(CacheManager(root).store, fix=True).fixed
+    final = validate(CacheManager(root).store)
     assert final.ok, final.problems

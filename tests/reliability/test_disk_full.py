@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from cache_store import CacheManager, validate
-
+from cache_manager import CacheManager
+from cache_store import validate
 from testkit import run_cli
+
 from .conftest import Record
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
@@ -61,7 +62,7 @@ def test_a_full_cache_disk_costs_the_cache_not_the_job(
     assert not [p for p in cache.rglob("*.tmp")], "a half-written file stayed in the store"
 
     filler.unlink()  # room again
-    report = validate(CacheManager(cache), fix=True)
+    report = validate(CacheManager(cache).store, fix=True)
     assert not [p for p in report.problems if p.kind == "corrupted"], report.problems
     again = run_cli("run", str(media_copy), "--out", str(tmp_path / "b"), "--json", env=env)
     assert again.code == 0 and "disk is full" not in again.stderr, again.stderr[-2000:]

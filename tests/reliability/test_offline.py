@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from testkit import CPWX, CliResult, marian_env
+
 from .conftest import Record
 
 # Loaded by every Python process of the job (sitecustomize): an audit hook sees each socket

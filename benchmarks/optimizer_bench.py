@@ -1,6 +1,6 @@
 """The optimizer against real job history: time estimates, confidence, recommendations.
 
-    .venv/bin/python benchmarks/optimizer.py [--jobs 60] [--json]
+    .venv/bin/python benchmarks/optimizer_bench.py [--jobs 60] [--json]
 
 Real jobs (WhisperX tiny.en, in one process on Prefect's ephemeral server) on generated
 espeak-ng speech of varied length (10-150 s), speaking rate (120-210 wpm) and background (none,
@@ -31,24 +31,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from cache_store import JobRecord, Transcript  # noqa: E402
-from cpwx.cli import execute  # noqa: E402
-from cpwx.console import configure_logging  # noqa: E402
-from cpwx.job import JobRequest, JobResult, prepare  # noqa: E402
-from cpwx.learning import candidates  # noqa: E402
-from cpwx.pipeline import JOB_LOGGERS  # noqa: E402
-from cpwx.settings import load_settings  # noqa: E402
-from optimizer import MLOptimizer, OptimizerPolicy, similar_jobs, with_history  # noqa: E402
-from testkit import ffmpeg, wer  # noqa: E402
+from jobs import JOB_LOGGERS, JobRequest, JobResult, prepare
+from optimizer import MLOptimizer, OptimizerPolicy, similar_jobs, with_history
+from pipeline import candidates, load_settings
+from records import JobRecord, Transcript
+from testkit import ffmpeg, wer
 
 WORDS = [
     "river",
@@ -141,11 +135,29 @@ def run_job(
     """One real job in this process: its result, the WER of what it heard and its mean ASR
     confidence (read before the next job overwrites its outputs). Settings go through the
     environment, where the flow reads them too."""
+    # Imported here: Prefect reads its settings once, when imported, and main() sets them.
+    from flows.subtitle_job import run_here
+
     os.environ.update({k.upper(): str(v) for k, v in {**base, **settings}.items()})
     request = JobRequest(media.path, out=media.path.parent / "out", no_cache=no_cache)
-    result = execute(request, load_settings())
+    result = run_here(request, load_settings())
     heard = Transcript.from_dict(json.loads(Path(result.outputs["json"]).read_text()))
     return result, wer(media.text, heard.text), heard.mean_confidence or 0.0
+
+
+def configure_logging() -> None:
+    """What ``cpwx run`` sets up for a job, without --debug: Prefect's analytics off and its
+    ephemeral server's start-up timeout (``cli.main``), Prefect's console logging quiet and the
+    job's loggers recorded, library warnings hidden (``cli._console.configure_logging``)."""
+    for name, value in {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_LOGGING_EXTRA_LOGGERS": ",".join(JOB_LOGGERS),
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }.items():
+        os.environ.setdefault(name, value)
+    warnings.simplefilter("ignore")
 
 
 def naive_seconds(train: list[JobRecord], r: JobRecord) -> float:
@@ -271,12 +283,12 @@ def main() -> None:
         "ml_learning_from_history": "false",  # trained once, below, on the 70%
         "ml_model_selection": "fixed",
     }
-    configure_logging(False, JOB_LOGGERS)
+    configure_logging()
     try:
         by_id = collect(work, base, args.jobs)
         settings = load_settings()
         plan = prepare(JobRequest(next(iter(by_id.values())).path), settings)
-        history = plan.store.history.jobs()
+        history = plan.cache.history.jobs()
         order = random.Random(11).sample(history, len(history))
         held = order[: round(0.3 * len(order))]
         train = order[len(held) :]

@@ -1,6 +1,6 @@
 """Other cuts of a transcribed film: alignment accuracy, ASR reuse, wall time and WER, side by side.
 
-    .venv/bin/python benchmarks/cuts.py [--minutes 10] [--json]
+    .venv/bin/python benchmarks/cuts_bench.py [--minutes 10] [--json]
 
 A program of espeak-ng scenes (2-3 sentences each, 1 s pauses between scenes) over pink noise
 20 dB under the speech is transcribed once (``cpwx run``). Each cut of it (re-encoded, scenes
@@ -44,33 +44,25 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from cache_store import (  # noqa: E402
-    ITEM_SECONDS,
-    SPEEDS,
-    Alignment,
-    AudioFingerprint,
-    CacheManager,
-    NoiseProfile,
-    align,
-    best_alignment,
-)
-from testkit import (  # noqa: E402
+from cache_manager import CacheManager
+from cuts import ITEM_SECONDS, SPEEDS, Alignment, align, best_alignment
+from records import AudioFingerprint, NoiseProfile
+from testkit import (
     PAL,
     SR,
     Pcm,
     Score,
     chromaprint_at,
     decode_pcm,
+    ffmpeg,
     flip_bits,
     read_pcm,
+    running_prefect_server,
+    wer,
     with_noise,
     write_pcm,
 )
-from testkit import score as score_alignment  # noqa: E402
-from testkit import ffmpeg, running_prefect_server, wer  # noqa: E402
+from testkit import score as score_alignment
 
 VENV = Path(sys.executable).parent
 SCENE_GAP = 1.0  # seconds of background between scenes
@@ -267,7 +259,7 @@ def render(cut: Cut, folder: Path) -> Path:
     return out
 
 
-# --- alignment scoring (the ideas of tests/cache_store/test_align.py) ----------------------
+# --- alignment scoring (the ideas of tests/cuts/test_align.py) ------------------------------
 
 
 def score(al: Alignment, cut: Cut) -> Score:
