@@ -31,14 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jobs import JOB_LOGGERS, JobRequest, JobResult, prepare
+from cli import PREFECT_DEFAULTS, configure_logging
+from jobs import JobRequest, JobResult, prepare
 from optimizer import MLOptimizer, OptimizerPolicy, similar_jobs, with_history
 from pipeline import candidates, load_settings
 from records import JobRecord, Transcript
@@ -143,21 +143,6 @@ def run_job(
     result = run_here(request, load_settings())
     heard = Transcript.from_dict(json.loads(Path(result.outputs["json"]).read_text()))
     return result, wer(media.text, heard.text), heard.mean_confidence or 0.0
-
-
-def configure_logging() -> None:
-    """What ``cpwx run`` sets up for a job, without --debug: Prefect's analytics off and its
-    ephemeral server's start-up timeout (``cli.main``), Prefect's console logging quiet and the
-    job's loggers recorded, library warnings hidden (``cli._console.configure_logging``)."""
-    for name, value in {
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-        "PREFECT_LOGGING_EXTRA_LOGGERS": ",".join(JOB_LOGGERS),
-        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }.items():
-        os.environ.setdefault(name, value)
-    warnings.simplefilter("ignore")
 
 
 def naive_seconds(train: list[JobRecord], r: JobRecord) -> float:
@@ -283,7 +268,9 @@ def main() -> None:
         "ml_learning_from_history": "false",  # trained once, below, on the 70%
         "ml_model_selection": "fixed",
     }
-    configure_logging()
+    for name, value in PREFECT_DEFAULTS.items():  # what `cpwx` sets up for its process
+        os.environ.setdefault(name, value)
+    configure_logging(debug=False)
     try:
         by_id = collect(work, base, args.jobs)
         settings = load_settings()

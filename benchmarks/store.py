@@ -49,7 +49,7 @@ def _entry(cache: CacheManager, i: int, created: datetime) -> tuple[dict[str, ob
         "cache_key": key.digest,
         "cache_type": "asr",
         "audio_hash": f"{i:064x}",
-        "file_path": cache.store.payload_path(key).relative_to(cache.root).as_posix(),
+        "file_path": cache.store.payload_rel(key),
         "file_size": len(raw),
         "checksum": checksum,
         "created_at": created,

@@ -19,6 +19,7 @@ from cache_store import (
     Store,
     asr_key,
     fingerprint_key,
+    share_pending,
     utc_now,
 )
 from cuts import Cuts, SimilarJob
@@ -123,6 +124,7 @@ class CacheManager:
     def share_pending(self) -> int:
         """Share what an outage held back, payloads and the facets' records alike; returns the
         entries still waiting (0 without a shared level)."""
-        return self.store.share_pending(
-            {memory.OUTBOX_KIND: self.memory.republish, cuts.OUTBOX_KIND: self.cuts.republish}
+        return share_pending(
+            self.store,
+            {memory.OUTBOX_KIND: self.memory.republish, cuts.OUTBOX_KIND: self.cuts.republish},
         )

@@ -46,10 +46,11 @@ from ._maintenance import (
     stats,
     validate,
 )
+from ._outbox import Republisher, share_pending
 from ._payloads import PayloadError, decode, encode, read_verified, write_bytes, write_verified
 from ._shared import ObjectStore, SharedIndex, SharedLevel, SharedUnavailableError
 from ._sources import SourceStat
-from ._store import Republisher, Store, utc_now
+from ._store import Store, utc_now
 
 __all__ = [
     "CACHE_INDEX_DDL",
@@ -104,6 +105,7 @@ __all__ = [
     "read_verified",
     "rebuild_index",
     "record_snapshot",
+    "share_pending",
     "stats",
     "unless_disk_full",
     "utc_now",

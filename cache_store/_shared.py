@@ -300,7 +300,7 @@ class SharedLevel:
 
     Implements ``Level``, and every call fails soft: after a failure the level is skipped for
     ``RETRY_AFTER_SECONDS`` (one warning per process), a lookup becomes a local miss and a write
-    waits in ``outbox`` (one empty file per entry) for ``Store.share_pending``.
+    waits in ``outbox`` (one empty file per entry) for ``cache_store.share_pending``.
     """
 
     objects: ObjectStore
@@ -370,7 +370,7 @@ class SharedLevel:
 
     def share(self, kind: str, keys: Sequence[str], action: Callable[[], object]) -> bool:
         """Run ``action`` (a write to this level); when the level is down, hold ``keys`` of
-        ``kind`` in the outbox instead, for ``Store.share_pending``. False when held."""
+        ``kind`` in the outbox instead, for ``cache_store.share_pending``. False when held."""
 
         def done() -> bool:
             action()

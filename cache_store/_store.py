@@ -31,14 +31,11 @@ from ._payloads import PayloadError, decode, encode
 from ._shared import SharedLevel
 from ._sources import Sources
 
-__all__ = ["Republisher", "Store", "utc_now"]
+__all__ = ["Store", "utc_now"]
 
 log = logging.getLogger("cache_store")
 
 _LABEL = {Layer.FINGERPRINTS: "Fingerprint", Layer.ASR: "ASR", Layer.TRANSLATIONS: "Translation"}
-
-# How a domain package shares again what its outbox kind held: the keys now shared (or gone).
-Republisher = Callable[[Sequence[str]], Sequence[str]]
 
 _LAYER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # Folders of the cache that hold no payloads: this store's, and those of the packages over it.
@@ -89,8 +86,13 @@ class Store:
         """The injected clock, as naive UTC (the index's timestamps)."""
         return self.clock().astimezone(UTC).replace(tzinfo=None)
 
+    @staticmethod
+    def payload_rel(key: CacheKey) -> str:
+        """Where ``key``'s payload lies under the root (and on the shared level)."""
+        return payload_rel(key.layer, key.digest)
+
     def payload_path(self, key: CacheKey) -> Path:
-        return self.root / payload_rel(key.layer, key.digest)
+        return self.root / self.payload_rel(key)
 
     def bypassed(self, layer: str) -> str | None:
         """Why reads of ``layer`` are bypassed, or None when they are not."""
@@ -274,51 +276,7 @@ class Store:
         checksum seen or None for any); an entry rewritten since it was seen stays."""
         return self.local.remove(entries)
 
-    # --- the shared level's outbox ----------------------------------------------------------
-    def share_pending(self, republish: Mapping[str, Republisher] | None = None) -> int:
-        """Share what was stored while the shared level was down: payloads here, other kinds
-        through their domain package's ``republish``. Returns the entries still waiting (0
-        without a shared level)."""
-        shared = self.shared
-        if shared is None:
-            return 0
-        waiting = shared.held()
-        if waiting and shared.available:
-            kinds: dict[str, list[str]] = {}
-            for kind, key in waiting:
-                kinds.setdefault(kind, []).append(key)
-            for kind, keys in kinds.items():
-                if kind in self.layers:
-                    done: Sequence[str] = [k for k in keys if self._share_payload(kind, k)]
-                elif republish and kind in republish:
-                    done = republish[kind](keys)
-                else:
-                    continue
-                for key in done:
-                    shared.release(kind, key)
-            waiting = shared.held()
-        if waiting:
-            log.warning(
-                "%d cache entries are not shared yet (the shared cache was unreachable); they "
-                "stay on this host and `cpwx cache push` shares them",
-                len(waiting),
-            )
-        return len(waiting)
-
-    def _share_payload(self, layer: str, digest: str) -> bool:
-        """One held entry, read back from the local disk; True once shared or gone."""
-        assert self.shared is not None
-        rel = payload_rel(layer, digest)
-        try:
-            raw = self.local.read(rel)
-            if raw is None:
-                return True
-            document, checksum = decode(raw)
-            row = row_of(document, rel, len(raw), checksum)
-        except (PayloadError, KeyError, TypeError, ValueError):
-            return True  # removed or damaged here since: nothing to share
-        return self.shared.write(row, raw)
-
+    # --- the shared level ------------------------------------------------------------------
     def expire_shared(self, dry_run: bool = False) -> int:
         """The shared level's TTL cleanup; 0 without one."""
         return self.shared.expire(self.now(), dry_run) if self.shared is not None else 0

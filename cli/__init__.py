@@ -8,6 +8,7 @@ import os
 import typer
 
 from ._cache import app as cache_app
+from ._console import configure_logging
 from ._glossary import app as glossary_app
 from ._optimizer import app as optimizer_app
 from ._optimizer import rate
@@ -15,7 +16,7 @@ from ._run import run, submit
 from ._serve import serve
 from ._tm import app as tm_app
 
-__all__ = ["app", "main"]
+__all__ = ["PREFECT_DEFAULTS", "app", "configure_logging", "main"]
 
 # Prefect's server reports usage to its vendor by default; the temporary (ephemeral) server a job
 # starts here would too. Off unless the user chose otherwise: nothing a job does leaves the

@@ -78,7 +78,7 @@ class Cuts:
         )
 
     def republish(self, audio_hashes: Sequence[str]) -> Sequence[str]:
-        """Share films an outage held back (``Store.share_pending``); returns those done."""
+        """Share films an outage held back (``cache_store.share_pending``); returns those done."""
         done = []
         for audio_hash in audio_hashes:
             fingerprint = self.fingerprint(audio_hash)

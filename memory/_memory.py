@@ -206,7 +206,8 @@ class Memory:
             shared.share(OUTBOX_KIND, keys, lambda: SharedTable(shared.index).upsert(rows))
 
     def republish(self, keys: Sequence[str]) -> Sequence[str]:
-        """Share entries an outage held back (``Store.share_pending``); returns those shared."""
+        """Share entries an outage held back (``cache_store.share_pending``); returns those
+        shared."""
         shared = self.store.shared
         if shared is None:
             return []

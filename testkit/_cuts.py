@@ -1,5 +1,5 @@
 """Cuts of a program and how well an alignment recovers them: shared by the alignment tests
-(``tests/cuts/test_align.py``) and the cuts benchmark (``benchmarks/cuts.py``).
+(``tests/cuts/test_align.py``) and the cuts benchmark (``benchmarks/cuts_bench.py``).
 
 Scoring: audio is sampled every 50 ms; a sample counts as found when its span maps it to within
 0.5 s of where it truly came from. Pauses that an edit falls in are not scored, and a boundary

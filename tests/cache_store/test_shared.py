@@ -71,7 +71,7 @@ def test_a_damaged_shared_object_is_a_miss_not_a_hit(
     a.set_asr_result(*_asr("d" * 64), TRANSCRIPT)
     raw, _ = encode({"cache_key": key.digest, "created_at": "x"})
     assert b.shared is not None
-    b.shared.objects.put(f"asr/{key.digest[:2]}/{key.digest}.json", raw[:-5] + b"xxxxx")
+    b.shared.objects.put(b.store.payload_rel(key), raw[:-5] + b"xxxxx")
     with caplog.at_level(logging.WARNING, "cache_store"):
         assert b.store.get(key).outcome is Outcome.MISS
     assert "damaged" in caplog.text

@@ -116,12 +116,10 @@ def test_remove_spares_an_entry_rewritten_since_it_was_seen(tmp_path: Path) -> N
     cache.put(asr_key("a" * 64, CONFIG), RESULT)
     _, old = read_verified(cache.payload_path(key))
     cache.put(asr_key("a" * 64, CONFIG), {**RESULT, "language": "en"})
-    assert cache.remove([(key.digest, f"asr/{key.digest[:2]}/{key.digest}.json", old)]) == []
+    assert cache.remove([(key.digest, cache.payload_rel(key), old)]) == []
     assert cache.get(asr_key("a" * 64, CONFIG)).data == {**RESULT, "language": "en"}
     _, new = read_verified(cache.payload_path(key))
-    assert cache.remove([(key.digest, f"asr/{key.digest[:2]}/{key.digest}.json", new)]) == [
-        key.digest
-    ]
+    assert cache.remove([(key.digest, cache.payload_rel(key), new)]) == [key.digest]
     assert cache.keys() == set() and not cache.payload_path(key).exists()
 
 

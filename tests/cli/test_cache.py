@@ -34,9 +34,8 @@ def store(cli_env: dict[str, str]) -> CacheManager:
     return cache
 
 
-def test_stats_json_text_and_html(
-    store: CacheManager, cli_env: dict[str, str], tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("store")
+def test_stats_json_text_and_html(cli_env: dict[str, str], tmp_path: Path) -> None:
     env = {**cli_env, "CACHE_COST_PER_GPU_MINUTE": "1.0", "CACHE_MAX_SIZE_GB": "2"}
     out = run_cli("cache", "stats", "--json", env=env)
     assert out.code == 0, out.stderr
@@ -83,9 +82,8 @@ def test_cleanup_dry_run_ttl_and_cap(store: CacheManager, cli_env: dict[str, str
     assert usage.json["evicted_by_usage"] == 1 and store.store.keys() == set()
 
 
-def test_export_import_and_hostile_archive(
-    store: CacheManager, cli_env: dict[str, str], tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("store")
+def test_export_import_and_hostile_archive(cli_env: dict[str, str], tmp_path: Path) -> None:
     archive = tmp_path / "c.tar.gz"
     assert run_cli("cache", "export", str(archive), "--layer", "asr", env=cli_env).code == 0
     other = {**cli_env, "CACHE_DIR": str(tmp_path / "other")}

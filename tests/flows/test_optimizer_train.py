@@ -14,7 +14,7 @@ from testkit import REPO
 from ..jobs.test_learning import _seed_history
 
 
-def test_the_flow_retrains_and_is_scheduled_weekly(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def test_the_flow_retrains_and_is_scheduled_weekly(cli_env: dict[str, str]) -> None:
     _seed_history(Path(cli_env["CACHE_DIR"]))
     code = "from flows.optimizer_train import optimizer_train; print(optimizer_train()['samples'])"
     out = subprocess.run(

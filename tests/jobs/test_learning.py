@@ -90,7 +90,7 @@ def test_estimates_ratings_reports_and_a_damaged_model(
 
 
 def test_settings_left_alone_are_chosen_by_a_confident_optimizer(
-    tmp_path: Path, cli_env: dict[str, str]
+    cli_env: dict[str, str],
 ) -> None:
     """History where beam 1 is as good as beam 5 for half the ASR time: a job whose user set
     nothing runs with beam 1, and its re-run finds that transcript."""

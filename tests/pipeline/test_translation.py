@@ -46,12 +46,12 @@ def test_placeholders_restored_when_the_model_copies_them(
 ) -> None:
     sent: list[str] = []
 
-    def echo(self: Translator, texts: Sequence[str]) -> Iterator[Translation]:
+    def echo(_self: Translator, texts: Sequence[str]) -> Iterator[Translation]:
         sent.extend(texts)
         return iter(Translation(t.upper(), 0.9) for t in texts)
 
     monkeypatch.setattr(Translator, "translate", echo)
-    monkeypatch.setattr(Translator, "__init__", lambda self, settings: None)
+    monkeypatch.setattr(Translator, "__init__", lambda _self, _settings: None)
     out = translation.translate(_settings(tmp_path), LINES[:1], GLOSSARY)
     assert "Jai" not in sent[0] and "king" not in sent[0]
     assert out[0][0].text == "Jai ji, THE राजा IS HERE."

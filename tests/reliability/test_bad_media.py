@@ -23,7 +23,7 @@ Make = Callable[[Path, Path], Path]  # (good speech mp4, folder) -> the bad file
 
 
 def _bytes(name: str, data: bytes) -> Make:
-    def make(good: Path, folder: Path) -> Path:
+    def make(_good: Path, folder: Path) -> Path:
         (folder / name).write_bytes(data)
         return folder / name
 
@@ -52,7 +52,7 @@ def _ffmpeg(name: str, *args: str) -> Make:
 def _wav_claiming(seconds: float, data_seconds: float) -> Make:
     """A WAV whose header claims ``seconds`` but holds ``data_seconds`` of samples."""
 
-    def make(good: Path, folder: Path) -> Path:
+    def make(_good: Path, folder: Path) -> Path:
         rate = 16000
         claimed = int(seconds * rate) * 2
         header = b"RIFF" + struct.pack("<I", 36 + claimed) + b"WAVEfmt "
@@ -90,17 +90,17 @@ def _named(name: str) -> Make:
     return _bytes(name, b"this is a subtitle file, not a film\n" * 40)
 
 
-def _directory(good: Path, folder: Path) -> Path:
+def _directory(_good: Path, folder: Path) -> Path:
     (folder / "a-folder.mp4").mkdir()
     return folder / "a-folder.mp4"
 
 
-def _broken_symlink(good: Path, folder: Path) -> Path:
+def _broken_symlink(_good: Path, folder: Path) -> Path:
     (folder / "gone.mp4").symlink_to(folder / "no-such-target.mp4")
     return folder / "gone.mp4"
 
 
-def _fifo(good: Path, folder: Path) -> Path:
+def _fifo(_good: Path, folder: Path) -> Path:
     os.mkfifo(folder / "pipe.mp4")
     return folder / "pipe.mp4"
 
@@ -147,14 +147,14 @@ CASES: dict[str, tuple[Make, str]] = {
     "newline in the name": (_named("two\nlines.mp4"), "two\\nlines.mp4"),
     "a directory": (_directory, "is a directory"),
     "a broken symlink": (_broken_symlink, "no such file"),
-    "no such file": (lambda good, folder: folder / "never-made.mp4", "no such file"),
+    "no such file": (lambda _good, folder: folder / "never-made.mp4", "no such file"),
     "a named pipe": (_fifo, "not a regular file"),
-    "a device": (lambda good, folder: Path("/dev/zero"), "not a regular file"),
+    "a device": (lambda _good, _folder: Path("/dev/zero"), "not a regular file"),
     "an unreadable file": (_unreadable, "cannot read"),
 }
 
 
-def _as_nobody(path: Path, tmp_path: Path) -> CliResult:
+def _as_nobody(path: Path) -> CliResult:
     """`cpwx run` as the user nobody, on a cache of its own, for a file only root may read."""
     for folder in (REPO, *REPO.parents, *path.parents):  # nobody must reach the code and file
         folder.chmod(folder.stat().st_mode | 0o005)
@@ -212,7 +212,7 @@ def test_each_bad_input_is_one_line_and_changes_nothing(
         folder.mkdir()
         path = make(speech_mp4, folder)
         if name == "an unreadable file" and os.geteuid() == 0:
-            out = _as_nobody(path, tmp_path)  # root reads anything
+            out = _as_nobody(path)  # root reads anything
         else:
             out = run_cli("run", str(path), env=env, timeout=120)
         lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
