@@ -200,12 +200,14 @@ class Store:
                 level, "%s cache %s: %s... (%s)", label, lookup.outcome.name, short, lookup.reason
             )
         self.record_event(
-            key.layer,
-            key.digest,
-            lookup.outcome,
-            lookup.reason_kind,
-            lookup.reason,
-            lookup.saved_seconds,
+            self.event(
+                key.layer,
+                key.digest,
+                lookup.outcome,
+                lookup.reason_kind,
+                lookup.reason,
+                lookup.saved_seconds,
+            )
         )
         return lookup
 
@@ -218,7 +220,7 @@ class Store:
         reason: str,
         saved_seconds: float = 0.0,
     ) -> dict[str, Any]:
-        """One ``cache_events`` row, for a caller that stores many in one session."""
+        """One ``cache_events`` row (a caller storing many adds them in one session)."""
         return {
             "ts": _iso(self.now()),
             "layer": layer,
@@ -229,17 +231,8 @@ class Store:
             "saved_seconds": round(saved_seconds, 4),
         }
 
-    def record_event(
-        self,
-        layer: str,
-        key: str,
-        outcome: Outcome,
-        reason_kind: str | None,
-        reason: str,
-        saved_seconds: float = 0.0,
-    ) -> None:
+    def record_event(self, event: Mapping[str, Any]) -> None:
         """Journal one event: counted in ``cpwx cache stats`` without waiting on the index."""
-        event = self.event(layer, key, outcome, reason_kind, reason, saved_seconds)
         self.local.journal.append({"kind": "event", **event})
 
     # --- writes -----------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def run(plan: JobPlan, state: JobState) -> JobState:
     # Layer 5's use, counted: a hit when the film's glossary already knew terms.
     outcome = Outcome.HIT if known else Outcome.MISS if enabled else Outcome.BYPASSED
     kind = None if known else "new content" if enabled else "bypassed"
-    cache.store.record_event("glossary", movie_id, outcome, kind, reason)
+    cache.store.record_event(cache.store.event("glossary", movie_id, outcome, kind, reason))
     report = (
         StageReport("hit" if known else "miss", seconds, reason)
         if enabled

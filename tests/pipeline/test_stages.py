@@ -5,13 +5,13 @@ report in the job's JSON: no other file changes."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from pathlib import Path
 
 import pipeline
 import tasks
 from testkit import run_cli
+
+from ..cli.test_run import _task_states
 
 # The one module: a stage with its own cache entry (the transcript's word count).
 WORDCOUNT = '''
@@ -41,16 +41,6 @@ STAGE = Stage("wordcount", "cpu", run, key=key, layer="wordcount")
 '''
 # The one line, run in every process of the job before it starts.
 ONE_LINE = "import pipeline, wordcount; pipeline.STAGES = (*pipeline.STAGES, wordcount.STAGE)\n"
-
-
-def _task_states(api: str, flow_run_id: str) -> dict[str, str]:
-    body = json.dumps({"flow_runs": {"id": {"any_": [flow_run_id]}}}).encode()
-    request = urllib.request.Request(
-        f"{api}/task_runs/filter", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        runs = json.load(response)
-    return {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in runs}
 
 
 def test_a_stage_added_in_one_module_and_one_line_runs_everywhere(
