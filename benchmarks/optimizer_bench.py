@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from cli import PREFECT_DEFAULTS, configure_logging
-from jobs import JobRequest, JobResult, prepare
+from jobs import JobRequest, JobResult, prepare, run_here
 from optimizer import MLOptimizer, OptimizerPolicy, similar_jobs, with_history
 from pipeline import candidates, load_settings
 from records import JobRecord, Transcript
@@ -136,11 +136,11 @@ def run_job(
     confidence (read before the next job overwrites its outputs). Settings go through the
     environment, where the flow reads them too."""
     # Imported here: Prefect reads its settings once, when imported, and main() sets them.
-    from flows.subtitle_job import run_here
+    from flows.subtitle_job import run_prepared
 
     os.environ.update({k.upper(): str(v) for k, v in {**base, **settings}.items()})
     request = JobRequest(media.path, out=media.path.parent / "out", no_cache=no_cache)
-    result = run_here(request, load_settings())
+    result = run_here(request, load_settings(), run_prepared)
     heard = Transcript.from_dict(json.loads(Path(result.outputs["json"]).read_text()))
     return result, wer(media.text, heard.text), heard.mean_confidence or 0.0
 

@@ -15,9 +15,9 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobs import JobRequest, JobResult, submit_job
+from jobs import JobRequest, JobResult, run_here, submit_job
 from optimizer import Prediction
-from pipeline import WORKFLOWS, load_settings
+from pipeline import WORKFLOWS, JobPlan, JobState, load_settings
 
 from ._console import USER_ERRORS, configure_logging, err, fail
 
@@ -63,6 +63,19 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
 
     with progress:
         yield listen
+
+
+def _in_flow(
+    request: JobRequest,
+    plan: JobPlan,
+    state: JobState,
+    expected: Prediction | None,
+    server: str | None,
+) -> JobResult:
+    """The job as the subtitle-job flow here: Prefect loads only now, when it is needed."""
+    from flows.subtitle_job import run_prepared
+
+    return run_prepared(request, plan, state, expected, server)
 
 
 def _announce(estimate: Prediction) -> None:
@@ -206,9 +219,7 @@ def run(
     announce = _announce if not as_json and err.is_terminal else None
 
     def job(listen: Callable[[str, float], None] | None) -> JobResult:
-        from flows.subtitle_job import run_here
-
-        return run_here(request, load_settings(), listen, announce)
+        return run_here(request, load_settings(), _in_flow, listen, announce)
 
     _finish(job, as_json, debug)
 

@@ -1,15 +1,13 @@
 """The subtitle-job flow: parameters mirror ``cpwx run``; the stages are ``pipeline.STAGES``,
 each its Prefect task, a GPU stage with work handed to the gpu pool when GPU_STAGES=gpu-pool.
 
-``run_here`` is ``cpwx run``: the job from the store when every stage is served there, else this
-flow in this process, on the plan it already resolved (nothing is prepared twice).
+A job ``cpwx run`` prepared in this process runs here on the plan it resolved (``run_prepared``):
+nothing is prepared twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections.abc import Callable
 from contextlib import nullcontext
 from contextvars import ContextVar
 from pathlib import Path
@@ -22,8 +20,6 @@ from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from engines.asr import WhisperxEngine
-from engines.media import probe
 from jobs import (
     JobError,
     JobRequest,
@@ -33,17 +29,14 @@ from jobs import (
     initial_state,
     prepare,
     run_job,
-    running_server,
-    serve_from_store,
 )
 from jobs.report import estimate_markdown, job_markdown, output_rows
 from optimizer import Prediction
-from pipeline import JobPlan, JobState, Progress, Settings, Stage, Workflow, asr_settings_for
-from pipeline.asr import asr_key
+from pipeline import JobPlan, JobState, Stage, Workflow, asr_settings_for
 from pipeline.settings import load_settings
 from tasks import run_task
 
-__all__ = ["run_here", "subtitle_job"]
+__all__ = ["run_prepared", "subtitle_job"]
 
 # A job prepared in this process, for the flow run it starts here: (plan, state, estimate).
 _prepared: ContextVar[tuple[JobPlan, JobState, Prediction | None] | None] = ContextVar(
@@ -51,46 +44,22 @@ _prepared: ContextVar[tuple[JobPlan, JobState, Prediction | None] | None] = Cont
 )
 
 
-def run_here(
+def run_prepared(
     request: JobRequest,
-    settings: Settings,
-    progress: Progress | None = None,
-    on_estimate: Callable[[Prediction], None] | None = None,
+    plan: JobPlan,
+    state: JobState,
+    expected: Prediction | None,
+    server: str | None,
 ) -> JobResult:
-    """Serve from the store when every stage hits; otherwise run this flow here (on a running
-    Prefect server when there is one), after ``on_estimate`` hears how long it should take."""
-    plan = prepare(request, settings, progress)
-    state = initial_state(plan)
+    """This flow in this process on a job already prepared (``jobs.run_here``'s flow): on the
+    running server at ``server``, else on Prefect's temporary one."""
+    token = _prepared.set((plan, state, expected))
+    on_server = temporary_settings({PREFECT_API_URL: server}) if server else nullcontext()
     try:
-        server = running_server(settings)
-        if not server and settings.store_fast_path and plan.cache.store.enabled:
-            served = serve_from_store(plan, state)
-            if served is not None:
-                return served
-        probe(request.media)  # bad media fails here, before Prefect starts
-        expected = estimate(plan, state)
-        if expected is not None and on_estimate is not None:
-            on_estimate(expected)
-        cached = state.audio_hash is not None and plan.cache.store.contains(asr_key(state))
-        preload = threading.Thread(target=WhisperxEngine(plan.asr).preload, daemon=True)
-        if not cached:
-            # Load WhisperX while Prefect starts up and the audio is decoded: the two overlap.
-            preload.start()
-        token = _prepared.set((plan, state, expected))
-        on_server = temporary_settings({PREFECT_API_URL: server}) if server else nullcontext()
-        try:
-            with on_server:
-                result = JobResult.from_json(subtitle_job(**request.to_parameters()))
-        finally:
-            _prepared.reset(token)
-            if preload.is_alive():
-                # Exiting mid-load (e.g. truncated media found by demux) aborts in CTranslate2.
-                preload.join()
+        with on_server:
+            return JobResult.from_json(subtitle_job(**request.to_parameters()))
     finally:
-        plan.audio.close()
-    return dataclasses.replace(
-        result, orchestration="prefect-server" if server else "prefect-ephemeral"
-    )
+        _prepared.reset(token)
 
 
 def _on_gpu_pool(stage: Stage, plan: JobPlan, state: JobState, request: JobRequest) -> JobState:

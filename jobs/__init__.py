@@ -4,6 +4,7 @@ and the flows are thin over it; only ``_prefect`` here talks to a Prefect server
 """
 
 from ._cache import open_cache
+from ._here import FlowRunner, run_here
 from ._learning import estimate, record
 from ._prefect import running_server
 from ._prepare import prepare
@@ -15,6 +16,7 @@ from ._warmup import WarmupItem, media_files, warm
 
 __all__ = [
     "JOB_LOGGERS",
+    "FlowRunner",
     "JobError",
     "JobRequest",
     "JobResult",
@@ -26,6 +28,7 @@ __all__ = [
     "open_cache",
     "prepare",
     "record",
+    "run_here",
     "run_job",
     "run_stage",
     "running_server",
