@@ -8,6 +8,7 @@ nothing is prepared twice.
 from __future__ import annotations
 
 import dataclasses
+import time
 from contextlib import nullcontext
 from contextvars import ContextVar
 from pathlib import Path
@@ -156,7 +157,8 @@ def subtitle_job(
         expected = estimate(plan, state)
     else:
         plan, state, expected = here
-    plan = dataclasses.replace(plan, job_id=str(flow_run.id))
+    # The job is this flow run: its id, and its time from the run's start (as on a worker).
+    plan = dataclasses.replace(plan, job_id=str(flow_run.id), started=time.perf_counter())
     run = _runner(plan, request)
     if expected is not None:
         create_markdown_artifact(
