@@ -32,7 +32,6 @@ __all__ = [
     "LayerStats",
     "Problem",
     "ValidationReport",
-    "check_payload",
     "clear",
     "dir_usage",
     "evict",
@@ -333,7 +332,7 @@ def _payload_files(store: Store) -> Iterator[Path]:
             yield from folder.glob("*/*.json")
 
 
-def check_payload(
+def _check_payload(
     store: Store, path: Path, expected_key: str | None = None
 ) -> tuple[dict[str, Any], IndexRow]:
     """A payload file's document and the row it describes, checked against where it lies."""
@@ -364,7 +363,7 @@ def _check_indexed(
     for rel, row in rows.items():
         path = store.root / rel
         try:
-            _, found = check_payload(store, path, row.cache_key)
+            _, found = _check_payload(store, path, row.cache_key)
             if found.checksum != row.checksum:
                 raise PayloadError("checksum differs from the index")
         except FileNotFoundError:
@@ -388,7 +387,7 @@ def _check_orphans(
         if rel in rows:
             continue
         try:
-            _, row = check_payload(store, path)
+            _, row = _check_payload(store, path)
         except PayloadError as exc:
             problems.append(Problem("corrupted", rel, f"orphan: {exc}"))
             if fix:
@@ -445,7 +444,7 @@ def rebuild_index(store: Store, also: Rebuild | None = None) -> tuple[int, int]:
     stamp = _stamp(store)
     for path in _payload_files(store):
         try:
-            document, row = check_payload(store, path)
+            document, row = _check_payload(store, path)
             rows.append(row)
             documents.setdefault(row.cache_type, []).append(document)
         except PayloadError:

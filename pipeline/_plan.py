@@ -51,10 +51,6 @@ class DecodedAudio:
             self._wav = media.demux(self.source, self._workdir / "audio.wav")
         return self._wav
 
-    @property
-    def decoded(self) -> bool:
-        return self._wav is not None
-
     def close(self) -> None:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
