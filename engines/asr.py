@@ -97,7 +97,7 @@ class AsrSettings:
     segment_seconds: int = field(default=30, metadata=_tuned("asr_segment_seconds"))
     # the audio goes through media.denoise first
     denoise: bool = field(default=False, metadata=_tuned("asr_denoise"))
-    align_model: ResolvedModel | None = None
+    align_model: ResolvedModel | None = None  # words are timed by their own stage
     diarization_model: ResolvedModel | None = None
 
     def key_parts(self) -> dict[str, Any]:
@@ -106,7 +106,6 @@ class AsrSettings:
             "model_version": self.model.version,
             "language": self.language,
             **{name: getattr(self, name) for name in TUNED},
-            "align_model": self.align_model.version if self.align_model else None,
             "diarization_model": (
                 self.diarization_model.version if self.diarization_model else None
             ),
@@ -244,25 +243,11 @@ class WhisperxEngine:
             progress_callback=progress,
         )
         segments: list[dict[str, Any]] = result["segments"]
-        if self.settings.align_model is not None:
-            segments = self._align(segments, audio, language)
-        else:
-            log.info("alignment skipped: no local align model configured (ALIGN_MODEL_DIR)")
         if self.settings.diarization_model is not None:
             segments = self._diarize(segments, audio)
         else:
             log.info("diarization skipped: no local pipeline configured (DIARIZATION_MODEL_DIR)")
         return segments
-
-    def _align(self, segments: list[dict[str, Any]], audio: Any, language: str) -> Any:
-        import whisperx
-
-        assert self.settings.align_model is not None
-        model, metadata = whisperx.load_align_model(
-            language, self.settings.device, model_name=str(self.settings.align_model.path)
-        )
-        aligned = whisperx.align(segments, model, metadata, audio, self.settings.device)
-        return aligned["segments"]
 
     def _diarize(self, segments: list[dict[str, Any]], audio: Any) -> Any:
         import whisperx
