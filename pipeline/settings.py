@@ -7,10 +7,18 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from cache_store import Layer
+from cues import PROFILES, Profile, ProfileError, profile_for
 from engines.asr import TUNED
 from glossary import GlossaryPolicy
 from memory import TmPolicy
@@ -171,6 +179,16 @@ class Settings(BaseSettings):
     ml_fallback_to_default: bool = True
     ml_quality_target: float = Field(0.65, ge=0, le=1)  # ours: mean ASR confidence to reach
 
+    # --- subtitles: a style profile, and any of its numbers overridden (unset: the profile's) ---
+    subtitle_profile: str = "netflix"
+    subtitle_max_chars_per_line: int | None = Field(None, ge=1)
+    subtitle_max_lines: int | None = Field(None, ge=1)
+    subtitle_max_cps: float | None = Field(None, gt=0)  # unset: the profile's for the language
+    subtitle_min_duration: float | None = Field(None, ge=0)
+    subtitle_max_duration: float | None = Field(None, gt=0)
+    subtitle_min_gap_frames: int | None = Field(None, ge=0)
+    subtitle_fps: float | None = Field(None, gt=0)
+
     # --- orchestration ---
     store_fast_path: bool = True
     local_prefect_server: ApiUrl = "http://127.0.0.1:4200/api"
@@ -201,6 +219,36 @@ class Settings(BaseSettings):
         if value == "shared" and missing:
             raise ValueError(f"'shared' needs {' and '.join(missing)}")
         return value
+
+    @field_validator("subtitle_profile")
+    @classmethod
+    def _a_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(f"unknown subtitle profile: use one of {', '.join(PROFILES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _a_possible_profile(self) -> Settings:
+        try:
+            self.subtitle_profile_for(None)
+        except ProfileError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+    def subtitle_profile_for(self, language: str | None, name: str | None = None) -> Profile:
+        """The cue rules for ``language``: profile ``name`` (else SUBTITLE_PROFILE) with the
+        SUBTITLE_* numbers set here. Raises ProfileError for an unknown or impossible one."""
+        return profile_for(
+            name or self.subtitle_profile,
+            language,
+            max_chars_per_line=self.subtitle_max_chars_per_line,
+            max_lines=self.subtitle_max_lines,
+            max_cps=self.subtitle_max_cps,
+            min_duration=self.subtitle_min_duration,
+            max_duration=self.subtitle_max_duration,
+            min_gap_frames=self.subtitle_min_gap_frames,
+            fps=self.subtitle_fps,
+        )
 
     @property
     def cache_path(self) -> Path:
