@@ -31,6 +31,7 @@ BY_NAME = {
     "cache_s3_prefix": "studio/../other",
     "cache_index_url": "mysql://db/cpwx",
     "cache_s3_credentials_block": "My S3 Keys",
+    "subtitle_profile": "cinema",
 }
 
 
@@ -39,7 +40,8 @@ def _invalid(name: str, annotation: object) -> str:
         return BY_NAME[name]
     if typing.get_origin(annotation) is typing.Literal:
         return "none-of-these"
-    return BY_TYPE[annotation]
+    inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return BY_TYPE[inner[0] if inner else annotation]
 
 
 def _error(env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
