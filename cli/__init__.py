@@ -8,6 +8,7 @@ import os
 import typer
 
 from ._cache import app as cache_app
+from ._check import check
 from ._console import configure_logging
 from ._glossary import app as glossary_app
 from ._optimizer import app as optimizer_app
@@ -43,6 +44,7 @@ app.command("run")(run)
 app.command("submit")(submit)
 app.command("rate")(rate)
 app.command("serve")(serve)
+app.command("check")(check)
 
 
 @app.callback()

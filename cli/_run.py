@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from jobs import JobRequest, JobResult, run_here, submit_job
+from jobs.report import qc_summary
 from optimizer import Prediction
 from pipeline import WORKFLOWS, JobPlan, JobState, load_settings
 
@@ -97,6 +98,9 @@ def _summary(result: JobResult) -> None:
             name, f"[{colour[rep.cache]}]{rep.cache}[/]", f"{rep.seconds:.2f}", rep.reason
         )
     err.print(table)
+    for qc in (result.source_qc, result.qc):
+        if qc is not None:
+            err.print(f"[{'green' if qc.passed else 'yellow'}]{qc_summary(qc)}[/]", highlight=False)
     for fmt, path in {**result.source_outputs, **result.outputs}.items():
         err.print(f"  {fmt:<5} {path}", highlight=False)
     saved = result.saved_seconds
@@ -136,6 +140,10 @@ ReferenceOpt = Annotated[
     Path | None,
     typer.Option(help="The spoken text: the job's WER is reported and learned from."),
 ]
+FormatsOpt = Annotated[
+    str | None,
+    typer.Option(help="Subtitle files: any of srt,vtt,ass,ttml,json (default SUBTITLE_FORMATS)."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")]
 
@@ -150,6 +158,7 @@ def _request(
     out: Path | None,
     no_cache: bool,
     reference: Path | None,
+    formats: str | None,
 ) -> JobRequest:
     if workflow not in WORKFLOWS:
         raise fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
@@ -163,6 +172,7 @@ def _request(
         out=out.expanduser().absolute() if out else None,
         no_cache=no_cache,
         reference=reference.expanduser().absolute() if reference else None,
+        formats=formats,
     )
 
 
@@ -199,6 +209,7 @@ def run(
     out: OutOpt = None,
     no_cache: NoCacheOpt = False,
     reference: ReferenceOpt = None,
+    formats: FormatsOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -214,6 +225,7 @@ def run(
         out,
         no_cache,
         reference,
+        formats,
     )
     # Like the progress bars, the estimate is for a person watching a terminal.
     announce = _announce if not as_json and err.is_terminal else None
@@ -234,6 +246,7 @@ def submit(
     out: OutOpt = None,
     no_cache: NoCacheOpt = False,
     reference: ReferenceOpt = None,
+    formats: FormatsOpt = None,
     deployment: Annotated[
         str, typer.Option(help="The subtitle-job deployment to trigger.")
     ] = "subtitle-job/cpu",
@@ -253,6 +266,7 @@ def submit(
         out,
         no_cache,
         reference,
+        formats,
     )
 
     def submitted(url: str) -> None:

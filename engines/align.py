@@ -450,14 +450,19 @@ def _runs(quiet: Any) -> tuple[Any, Any]:
 
 
 def _onsets(quiet: Any, min_pause: int) -> Any:
-    """Frames where a run of at least 3 loud frames (30 ms) follows one of ``min_pause`` quiet
-    frames or more: where a word can begin after a pause."""
+    """Frames where a run of at least 3 loud frames (30 ms) follows ``min_pause`` quiet frames or
+    more: where a word can begin after a pause. Shorter loud runs (clicks, a weak consonant's
+    flicker) count as quiet."""
     import numpy as np
 
     starts, ends = _runs(quiet)
-    keep = (ends - starts >= 3) & (starts > 0)
+    quiet = quiet.copy()
+    for a, b in zip(starts, ends, strict=True):
+        if b - a < 3:
+            quiet[a:b] = True
+    starts, ends = _runs(quiet)
     gaps = starts - np.concatenate([[0], ends[:-1]])
-    return starts[keep & (gaps >= min_pause)]
+    return starts[(starts > 0) & (gaps >= min_pause)]
 
 
 def _to_onsets(

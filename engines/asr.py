@@ -15,6 +15,7 @@ from typing import Any
 
 from records import Segment, Transcript, Word
 
+from .hallucination import NO_SPEECH_CONFIDENCE, drop_hallucinations
 from .models import ResolvedModel
 
 _RATE = 16000  # what demux writes and WhisperX expects
@@ -228,8 +229,14 @@ class WhisperxEngine:
                     progress((done + length * percent / 100) / total * 100)
 
             found = self._segments(pipeline, piece, language, step)
-            segments = tuple(_segment(s, start) for s in found)
-            yield (start, end), Transcript(language, segments, probs)
+            segments = [_segment(s, start) for s in found]
+            no_speech = self._no_speech(pipeline, piece, found, segments, language)
+            kept, dropped = drop_hallucinations(segments, audio, _RATE, no_speech)
+            for d in dropped:
+                s = d.segment
+                what = "trimmed" if d.kept else "dropped"
+                log.info("%s %.2f-%.2f %r: %s", what, s.start, s.end, s.text, d.reason)
+            yield (start, end), Transcript(language, tuple(kept), probs)
             done += end - start
 
     def _segments(
@@ -248,6 +255,52 @@ class WhisperxEngine:
         else:
             log.info("diarization skipped: no local pipeline configured (DIARIZATION_MODEL_DIR)")
         return segments
+
+    def _no_speech(
+        self,
+        pipeline: Any,
+        audio: Any,
+        found: Sequence[dict[str, Any]],
+        segments: Sequence[Segment],
+        language: str,
+    ) -> list[float | None]:
+        """Whisper's no-speech probability of each segment the filter could drop for it (one
+        encoder pass and one decoder step each; batched WhisperX computes none), else None."""
+        import numpy as np
+        from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
+        from whisperx.audio import N_SAMPLES, log_mel_spectrogram
+
+        model = pipeline.model
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        mels = model.feat_kwargs.get("feature_size") or 80
+        wanted = [
+            n
+            for n, s in enumerate(segments)
+            if s.confidence is None or s.confidence < NO_SPEECH_CONFIDENCE
+        ]
+        out: list[float | None] = [None] * len(segments)
+        size = self.settings.batch_size
+        for first in range(0, len(wanted), size):
+            batch = wanted[first : first + size]
+            features = []
+            for n in batch:
+                raw = found[n]
+                piece = audio[int(raw["start"] * _RATE) : int(raw["end"] * _RATE)][:N_SAMPLES]
+                features.append(
+                    log_mel_spectrogram(piece, n_mels=mels, padding=N_SAMPLES - len(piece))
+                )
+            results = model.model.generate(
+                model.encode(np.stack([np.asarray(f) for f in features])),
+                [prompt] * len(batch),
+                max_length=len(prompt) + 1,
+                return_no_speech_prob=True,
+            )
+            for n, result in zip(batch, results, strict=True):
+                out[n] = round(float(result.no_speech_prob), 4)
+        return out
 
     def _diarize(self, segments: list[dict[str, Any]], audio: Any) -> Any:
         import whisperx

@@ -44,8 +44,9 @@ def gpu_stages(
     """Run one GPU stage of a subtitle job on this worker's device.
 
     Args:
-        stage: A GPU stage of the pipeline: asr (WhisperX, with diarization when configured)
-            or translation (the memory, then the model for the rest).
+        stage: A GPU stage of the pipeline: asr (WhisperX, with diarization when configured),
+            words (each word timed by the aligner) or translation (the memory, then the
+            model for the rest).
         media: The job's video or audio file.
         state: The job's state when it reached this stage (JSON).
         workflow: The job's workflow.

@@ -69,7 +69,7 @@ def _on_gpu_pool(stage: Stage, plan: JobPlan, state: JobState, request: JobReque
     params = {
         k: v
         for k, v in request.to_parameters().items()
-        if k not in ("out", "reference")  # the job's own business
+        if k not in ("out", "reference", "formats")  # the job's own business
     }
     params |= {"stage": stage.name, "state": state.to_json()}
     run = cast(  # the sync call of an async-dispatching function
@@ -124,8 +124,10 @@ def subtitle_job(
     out: str | None = None,
     no_cache: bool = False,
     reference: str | None = None,
+    formats: str | None = None,
 ) -> dict[str, Any]:
-    """Subtitle one film: demux, fingerprint, ASR, optional translation, SRT/VTT/JSON.
+    """Subtitle one film: demux, fingerprint, ASR, word timing, optional translation, then
+    cues to the style profile, checked, in each subtitle format.
 
     Args:
         media: Path to a video or audio file that ffmpeg can read.
@@ -138,6 +140,8 @@ def subtitle_job(
         out: Output folder (default out/<media name>).
         no_cache: Recompute every stage, ignoring cached results (fresh results are still stored).
         reference: Path to the spoken text; the job's WER is reported and learned from.
+        formats: Subtitle files to write, comma-separated from srt, vtt, ass, ttml, json
+            (default SUBTITLE_FORMATS).
     """
     request = JobRequest(
         Path(media),
@@ -149,6 +153,7 @@ def subtitle_job(
         Path(out) if out else None,
         no_cache,
         Path(reference) if reference else None,
+        formats,
     )
     here = _prepared.get()
     if here is None:  # a worker's run: this process has prepared nothing

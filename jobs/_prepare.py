@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pipeline
 from cache_store import SourceStat
+from cues import FormatError, parse_formats
 from engines import media
 from engines.asr import TUNED, AsrSettings, check_alignment_ready, is_multilingual
 from engines.models import ResolvedModel, resolve_model
@@ -52,9 +53,17 @@ def _check(request: JobRequest, settings: Settings) -> None:
         raise JobError(f"{request.reference}: no such reference text file")
 
 
+def _formats(request: JobRequest, settings: Settings) -> tuple[str, ...]:
+    try:
+        return parse_formats(request.formats or settings.subtitle_formats)
+    except FormatError as exc:
+        raise JobError(f"--formats: {exc}") from None
+
+
 def prepare(request: JobRequest, settings: Settings, progress: Progress | None = None) -> JobPlan:
     """Validate the request and resolve its models before anything is decoded or stored."""
     _check(request, settings)
+    formats = _formats(request, settings)
     bypass = (
         "--no-cache"
         if request.no_cache
@@ -120,5 +129,6 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
         translation_model=translation_model,
         stages=pipeline.STAGES,  # read now: the list, not a copy taken at import
         audio=DecodedAudio(request.media),
+        formats=formats,
         progress=progress,
     )

@@ -29,6 +29,7 @@ class JobRequest:
     out: Path | None = None
     no_cache: bool = False
     reference: Path | None = None  # the spoken text: the job's WER goes into its history
+    formats: str | None = None  # the subtitle files to write, "srt,vtt" (default SUBTITLE_FORMATS)
 
     _PATHS = ("media", "out", "reference")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cues import QcReport
 from pipeline import StageReport
 
 __all__ = ["JobResult"]
@@ -27,14 +28,20 @@ class JobResult:
     estimate_seconds: float | None = None  # what the optimizer said before the job started
     wer: float | None = None  # against --reference, when given
     unshared: int = 0  # entries held on this host: the shared cache was unreachable
+    qc: QcReport | None = None  # its subtitles checked against the style profile
+    source_qc: QcReport | None = None  # the source language's, beside a translation
 
     @property
     def saved_seconds(self) -> float:
         return sum(s.saved_seconds for s in self.stages.values())
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "stages"}
+        out = {k: v for k, v in asdict(self).items() if k not in ("stages", "qc", "source_qc")}
         out["stages"] = {name: stage.to_json() for name, stage in self.stages.items()}
+        out["subtitles"] = {
+            "qc": self.qc.to_dict() if self.qc else None,
+            "source_qc": self.source_qc.to_dict() if self.source_qc else None,
+        }
         out["saved_seconds"] = round(self.saved_seconds, 1)
         for stage in self.stages.values():
             if stage.memory is not None:
@@ -43,6 +50,11 @@ class JobResult:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> JobResult:
-        fields = {k: v for k, v in d.items() if k not in ("saved_seconds", "translation_memory")}
+        skip = ("saved_seconds", "translation_memory", "subtitles")
+        fields = {k: v for k, v in d.items() if k not in skip}
         fields["stages"] = {k: StageReport.from_json(v) for k, v in d["stages"].items()}
+        subtitles = d.get("subtitles") or {}
+        for name in ("qc", "source_qc"):
+            found = subtitles.get(name)
+            fields[name] = QcReport.from_dict(found) if found else None
         return cls(**fields)

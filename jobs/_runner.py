@@ -159,4 +159,6 @@ def _result(
         wall_seconds=round(time.perf_counter() - plan.started, 3),
         orchestration=orchestration,
         estimate_seconds=estimate.seconds if estimate else None,
+        qc=state.outputs.qc,
+        source_qc=state.outputs.source_qc,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cache_manager import CleanupReport
 from cache_store import CacheStats
+from cues import QcReport
 from optimizer import Prediction
 
 from ._result import JobResult
@@ -19,6 +20,7 @@ __all__ = [
     "human_bytes",
     "job_markdown",
     "output_rows",
+    "qc_summary",
     "stats_html",
     "stats_markdown",
     "stats_text",
@@ -141,6 +143,27 @@ def job_markdown(result: JobResult) -> str:
         f"### Cache report: {result.media}\n\n"
         "| stage | cache | seconds | seconds saved | why |\n|---|---|---:|---:|---|\n"
         f"{rows}\n\n{timing}; the cache saved {saved:.1f} s."
+        + "".join(_qc_markdown(qc) for qc in (result.qc, result.source_qc) if qc is not None)
+    )
+
+
+def qc_summary(qc: QcReport) -> str:
+    """One line: how many cues pass every rule of the profile, and the rules that fail."""
+    failing = ", ".join(f"{r.rule} {r.failed}" for r in qc.failed_rules)
+    return f"QC {qc.profile}: {qc.cues} cues, {qc.passing_share:.0%} pass every rule" + (
+        f" (failing: {failing})" if failing else ""
+    )
+
+
+def _qc_markdown(qc: QcReport) -> str:
+    rows = "\n".join(
+        f"| {r.rule} | {r.description} | {r.failed} | {', '.join(f'#{n}' for n in r.offenders)} |"
+        for r in qc.rules
+    )
+    return (
+        f"\n\n#### {qc_summary(qc)}\n\n"
+        "| rule | what | cues breaking it | first offenders |\n|---|---|---:|---|\n"
+        f"{rows}"
     )
 
 

@@ -72,6 +72,7 @@ class JobPlan:
     translation_model: ResolvedModel | None
     stages: tuple[Stage, ...]
     audio: DecodedAudio
+    formats: tuple[str, ...]  # the subtitle files it writes (SUBTITLE_FORMATS, --formats)
     progress: Progress | None = None  # None: no one is watching (a worker's run)
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)

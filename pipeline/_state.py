@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cues import QcReport
 from engines.asr import AsrSettings
 from records import AudioFingerprint, Transcript
 
@@ -20,6 +21,8 @@ __all__ = ["JobState", "Outputs"]
 class Outputs:
     files: dict[str, str]  # format: path, in the job's target language (or its source)
     source_files: dict[str, str]  # the source language's, beside a translation (subtitle)
+    qc: QcReport | None = None  # the files' cues checked against the job's style profile
+    source_qc: QcReport | None = None
 
 
 @dataclass(frozen=True)

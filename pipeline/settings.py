@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from cache_store import Layer
-from cues import PROFILES, Profile, ProfileError, profile_for
+from cues import PROFILES, FormatError, Profile, ProfileError, parse_formats, profile_for
 from engines.asr import TUNED
 from glossary import GlossaryPolicy
 from memory import TmPolicy
@@ -188,6 +188,7 @@ class Settings(BaseSettings):
     subtitle_max_duration: float | None = Field(None, gt=0)
     subtitle_min_gap_frames: int | None = Field(None, ge=0)
     subtitle_fps: float | None = Field(None, gt=0)
+    subtitle_formats: str = "srt,vtt,json"  # any of srt, vtt, ass, ttml, json; --formats too
 
     # --- orchestration ---
     store_fast_path: bool = True
@@ -226,6 +227,14 @@ class Settings(BaseSettings):
         if value not in PROFILES:
             raise ValueError(f"unknown subtitle profile: use one of {', '.join(PROFILES)}")
         return value
+
+    @field_validator("subtitle_formats")
+    @classmethod
+    def _known_formats(cls, value: str) -> str:
+        try:
+            return ",".join(parse_formats(value))
+        except FormatError as exc:
+            raise ValueError(str(exc)) from exc
 
     @model_validator(mode="after")
     def _a_possible_profile(self) -> Settings:

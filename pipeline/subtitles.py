@@ -1,24 +1,46 @@
-"""Subtitles: SRT, WebVTT and JSON files in the job's output folder."""
+"""Subtitles: cues built from the timed words to the job's style profile, checked against it,
+and written in the job's formats. Cheap, so never cached: a changed profile re-runs only this
+while every stage before it is a cache hit."""
 
 from __future__ import annotations
 
-from engines.subtitles import write_all
+import logging
+
+from cues import QcReport, build_cues, check, write_subtitles
+from records import Transcript
 
 from ._plan import JobPlan
 from ._stage import Stage
 from ._state import JobState, Outputs
 
+__all__ = ["STAGE"]
+
+log = logging.getLogger("pipeline.subtitles")
+
+
+def _write(plan: JobPlan, transcript: Transcript) -> tuple[dict[str, str], QcReport]:
+    profile = plan.settings.subtitle_profile_for(transcript.language)
+    cues = build_cues(transcript, profile)
+    qc = check(cues, profile, transcript.language)
+    log.info(
+        "subtitles %s: %d cues, %.0f%% pass every %s rule%s",
+        transcript.language,
+        qc.cues,
+        qc.passing_share * 100,
+        profile.name,
+        "".join(f"; {r.rule}: {r.failed}" for r in qc.failed_rules),
+    )
+    stem = plan.stem(transcript.language)
+    files = write_subtitles(cues, transcript, plan.out_dir, stem, plan.formats, profile)
+    return files, qc
+
 
 def run(plan: JobPlan, state: JobState) -> JobState:
     transcript, final = state.transcript, state.final
     assert transcript is not None and final is not None
-    files = write_all(final, plan.out_dir, plan.stem(final.language))
-    source = (
-        write_all(transcript, plan.out_dir, plan.stem(transcript.language))
-        if plan.workflow == "subtitle"
-        else {}
-    )
-    return state.done("subtitles", None, outputs=Outputs(files, source))
+    files, qc = _write(plan, final)
+    source, source_qc = _write(plan, transcript) if plan.workflow == "subtitle" else ({}, None)
+    return state.done("subtitles", None, outputs=Outputs(files, source, qc, source_qc))
 
 
 STAGE = Stage("subtitles", "cpu", run)

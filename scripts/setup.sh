@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(ffmpeg libchromaprint1 libchromaprint-tools espeak-ng chromium strace postgresql
-    pocketsphinx-testdata codec2-examples)  # the last two: real recordings the tests hear
+    pocketsphinx-testdata codec2-examples pushover-data)  # real recordings and music the tests hear
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

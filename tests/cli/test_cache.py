@@ -185,7 +185,8 @@ def test_job_and_cleanup_publish_artifacts(
     cleaned = _api(
         prefect_server, "/artifacts/filter", {"artifacts": {"key": {"any_": ["cache-cleanup"]}}}
     )
-    assert cleaned and "Removed 2 entries (2 expired" in str(cleaned[-1]["data"])
+    # the job stored its fingerprint, its transcript and its timed words
+    assert cleaned and "Removed 3 entries (3 expired" in str(cleaned[-1]["data"])
     with CacheManager(cli_env["CACHE_DIR"]).store.session() as s:
         assert s.snapshots() == 1
 

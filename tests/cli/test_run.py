@@ -48,13 +48,20 @@ def test_embedded_first_run_then_fast_cached_rerun(
         "demux": "miss",
         "fingerprint": "miss",
         "asr": "miss",
+        "words": "miss",
         "glossary": "miss",  # the sample names nobody: nothing to learn
     }
     srt = Path(j["outputs"]["srt"]).read_text()
-    spoken = " ".join(
-        seg["text"] for seg in json.loads(Path(j["outputs"]["json"]).read_text())["segments"]
+    segments = json.loads(Path(j["outputs"]["json"]).read_text())["segments"]
+    assert wer(SPOKEN, " ".join(seg["text"] for seg in segments)) <= 0.35
+    words = [w for seg in segments for w in seg["words"]]
+    assert words and all(
+        isinstance(w["start"], float) and w["end"] >= w["start"] and w["score"] is not None
+        for w in words
     )
-    assert wer(SPOKEN, spoken) <= 0.35
+    qc = j["subtitles"]["qc"]
+    assert qc["profile"] == "netflix" and qc["cues"] == srt.count("-->")
+    assert all(rule["failed"] == 0 for rule in qc["rules"]), qc
     assert Path(j["outputs"]["vtt"]).read_text().startswith("WEBVTT")
     assert "ASR cache MISS" in Path(j["outputs"]["log"]).read_text()
 
@@ -66,12 +73,31 @@ def test_embedded_first_run_then_fast_cached_rerun(
         "demux": "hit",
         "fingerprint": "hit",
         "asr": "hit",
+        "words": "hit",
         "glossary": "miss",
     }
     assert k["orchestration"] == "store-fast-path"
     assert k["saved_seconds"] > 0
     assert Path(k["outputs"]["srt"]).read_text() == srt
     assert "ASR cache HIT" in Path(k["outputs"]["log"]).read_text()
+
+    # Another profile and formats: only the cues are built again, every stage is a hit.
+    bbc = {**cli_env, "SUBTITLE_PROFILE": "bbc", "SUBTITLE_MAX_CHARS_PER_LINE": "30"}
+    third = run_cli("run", str(media_copy), "--formats", "srt,ass,ttml", "--json", env=bbc)
+    assert third.code == 0, third.stderr
+    t = third.json
+    assert {s: v["cache"] for s, v in t["stages"].items() if s != "glossary"} == {
+        "demux": "hit",
+        "fingerprint": "hit",
+        "asr": "hit",
+        "words": "hit",
+    }
+    assert set(t["outputs"]) == {"srt", "ass", "ttml", "log"}
+    assert t["subtitles"]["qc"]["profile"] == "bbc"
+    shown = [
+        ln for ln in Path(t["outputs"]["srt"]).read_text().splitlines() if ln and "-->" not in ln
+    ]
+    assert all(len(ln) <= 30 for ln in shown if not ln.isdigit())
 
 
 def test_rerun_through_server_shows_cached_in_prefect(
@@ -249,6 +275,7 @@ def _seeded_store(cli_env: dict[str, str]) -> Path:
         ("empty.mp4", (), "file is empty"),
         ("truncated.mp4", (), "truncated"),
         ("good.mp4", ("--source-language", "xx"), "unknown source language code 'xx'"),
+        ("good.mp4", ("--formats", "srt,docx"), "docx"),
         (
             "good.mp4",
             ("--workflow", "translate", "--target-language", "hi"),
@@ -292,10 +319,18 @@ def test_bad_input_one_line_error_and_unchanged_store(
     assert not list(scratch.glob("cpwx-*"))
 
 
-def test_bad_config_value_names_the_variable(media_copy: Path, cli_env: dict[str, str]) -> None:
-    result = run_cli("run", str(media_copy), env={**cli_env, "CACHE_TTL_DAYS": "soon"})
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CACHE_TTL_DAYS", "soon"), ("SUBTITLE_MAX_LINES", "0"), ("SUBTITLE_PROFILE", "cinema")],
+)
+def test_bad_config_value_names_the_variable(
+    name: str, value: str, media_copy: Path, cli_env: dict[str, str]
+) -> None:
+    result = run_cli("run", str(media_copy), env={**cli_env, name: value})
     assert result.code != 0
-    assert "CACHE_TTL_DAYS" in result.stderr and "Traceback" not in result.stderr
+    assert name in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not Path(cli_env["CACHE_DIR"]).exists()
 
 
 def test_alignment_without_offline_nltk_data_fails_before_work(

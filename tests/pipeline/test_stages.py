@@ -82,7 +82,15 @@ def test_a_stage_added_in_one_module_and_one_line_runs_everywhere(
 
 def test_what_follows_from_the_list() -> None:
     names = [stage.name for stage in pipeline.STAGES]
-    assert names == ["demux", "fingerprint", "asr", "glossary", "translation", "subtitles"]
-    assert {s.name for s in pipeline.STAGES if s.pool == "gpu"} == {"asr", "translation"}
+    assert names == [
+        "demux",
+        "fingerprint",
+        "asr",
+        "words",
+        "glossary",
+        "translation",
+        "subtitles",
+    ]
+    assert {s.name for s in pipeline.STAGES if s.pool == "gpu"} == {"asr", "words", "translation"}
     assert [tasks.task_for(stage).name for stage in pipeline.STAGES] == names
     assert len({tasks.task_for(stage).task_key for stage in pipeline.STAGES}) == len(names)

@@ -32,6 +32,7 @@ BY_NAME = {
     "cache_index_url": "mysql://db/cpwx",
     "cache_s3_credentials_block": "My S3 Keys",
     "subtitle_profile": "cinema",
+    "subtitle_formats": "srt,docx",
 }
 
 
