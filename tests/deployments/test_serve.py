@@ -47,14 +47,15 @@ def test_a_cli_trigger_runs_asr_on_the_gpu_pool_then_hits(
     assert job["stages"]["asr"]["cache"] == "miss"
     assert Path(job["outputs"]["srt"]).read_text().strip()
 
-    # Through the API: the job ran on the cpu pool; its ASR ran as a subflow on the gpu pool,
-    # and with no GPU here the same flow chose the CPU by itself.
+    # Through the API: the job ran on the cpu pool; its ASR and its word timing each ran as a
+    # subflow on the gpu pool, and with no GPU here the same flow chose the CPU by itself.
     run = served.get(f"/flow_runs/{job['job_id']}")
     assert run["work_pool_name"] == "cpu" and run["state"]["type"] == "COMPLETED"
-    (gpu,) = _gpu_runs_of(served, job["job_id"])
-    assert gpu["work_pool_name"] == "gpu" and gpu["state"]["type"] == "COMPLETED"
-    assert gpu["parameters"]["stage"] == "asr"
-    assert "asr on cpu" in _logs(served, gpu["id"])
+    gpu = {r["parameters"]["stage"]: r for r in _gpu_runs_of(served, job["job_id"])}
+    assert sorted(gpu) == ["asr", "words"]
+    for stage, sub in gpu.items():
+        assert sub["work_pool_name"] == "gpu" and sub["state"]["type"] == "COMPLETED"
+        assert f"{stage} on cpu" in _logs(served, sub["id"])
 
     second = run_cli(
         "submit", str(speech_mp4), "--out", str(tmp_path / "b"), "--json", env=served.env
@@ -63,8 +64,8 @@ def test_a_cli_trigger_runs_asr_on_the_gpu_pool_then_hits(
     again = second.json
     assert again["stages"]["asr"]["cache"] == "hit"
     states = _task_states(served, again["job_id"])
-    assert {states[s] for s in ("demux", "fingerprint", "asr")} == {"Cached"}, states
-    assert _gpu_runs_of(served, again["job_id"]) == []  # a cached transcript needs no GPU
+    assert {states[s] for s in ("demux", "fingerprint", "asr", "words")} == {"Cached"}, states
+    assert _gpu_runs_of(served, again["job_id"]) == []  # cached stages need no GPU
     artifacts = served.post(
         "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [again["job_id"]]}}}
     )
