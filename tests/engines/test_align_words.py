@@ -162,6 +162,26 @@ def test_human_recording(asr: AsrSettings, tmp_path: Path) -> None:
     assert (plain.words[0].start or 0) < 0.2 < (seg.words[0].start or 0)
 
 
+def quiet_frames(total: int, loud: list[tuple[int, int]]) -> np.ndarray[Any, Any]:
+    quiet = np.ones(total, dtype=bool)
+    for a, b in loud:
+        quiet[a:b] = False
+    return quiet
+
+
+def test_a_start_in_the_last_sound_before_a_pause_moves_to_the_onset_after_it() -> None:
+    """Whisper gives a word the pause before it and starts it in the tail of the word before;
+    past a long pause (0.5 s here), the start goes to the onset that ends it."""
+    words = [Word("first", 0.0, 0.3, 0.9), Word("second", 0.45, 1.5, 0.9)]
+    quiet = quiet_frames(200, [(0, 50), (100, 160)])
+    out = align_module._to_onsets(align_module._Aligned(words, 0.0, quiet), reach=0.3)
+    assert [w.start for w in out] == [0.0, 1.0]
+    # a short closure (80 ms) inside sound does not count: the start stays where it was
+    quiet = quiet_frames(200, [(0, 80), (88, 160)])
+    out = align_module._to_onsets(align_module._Aligned(words, 0.0, quiet), reach=0.3)
+    assert out[1].start == 0.45
+
+
 def test_unalignable_segments_fall_back_and_silent_ones_pass(
     asr: AsrSettings, tmp_path: Path
 ) -> None:
