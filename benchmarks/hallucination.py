@@ -15,7 +15,8 @@ their transcripts). For each source three clips go through the real ASR engine
 Filter off and on come from the same transcription: ``engines.asr.drop_hallucinations`` is
 wrapped for the run, so the segments going into it (off) and those it keeps (on) are both
 recorded; nothing in engines/ changes. Each segment, and each cue ``cues.build_cues`` makes of
-the transcript (``--profile``), belongs to a speech stretch it overlaps by 0.5 s or more (a VAD
+the transcript once its words are timed (``engines.align``, as the words stage does;
+``--profile``), belongs to a speech stretch it overlaps by 0.5 s or more (a VAD
 chunk may run on past the speech into the music), else to the stretch it overlaps most. Per
 stretch, off / on: segments, cues, words, the longest run of one line repeated (consecutive segments
 whose normalised text is the same; 1 = no repeat) and the WER of the speech stretches against
@@ -45,6 +46,7 @@ from word_timing import RATE, asr_settings, write_wav
 
 import engines.asr
 from cues import Cue, build_cues, profile_for
+from engines.align import WordAligner, word_aligner
 from engines.asr import WhisperxEngine
 from engines.hallucination import Dropped, drop_hallucinations
 from records import Segment, Transcript
@@ -231,9 +233,11 @@ def side(segments: list[Segment], cues: list[Cue], clip: Clip, group: Sequence[S
     )
 
 
-def rows_of(clip: Clip, run: Run, profile: str) -> list[Row]:
+def rows_of(clip: Clip, run: Run, profile: str, aligner: WordAligner) -> list[Row]:
     made = {
-        name: build_cues(Transcript("en", tuple(segs)), profile_for(profile, "en"))
+        name: build_cues(
+            aligner.align(clip.wav, Transcript("en", tuple(segs))), profile_for(profile, "en")
+        )
         for name, segs in (("off", run.off), ("on", run.on))
     }
     rows: list[Row] = []
@@ -270,12 +274,13 @@ def main() -> None:
     engine.preload()
     load = time.perf_counter() - started
     clips = build_clips(work, music, args.hush)
+    aligner = word_aligner(asr)
     rows: list[Row] = []
     runs: list[tuple[Clip, Run]] = []
     for clip in clips:
         run = transcribe(engine, clip.wav)
         runs.append((clip, run))
-        rows += rows_of(clip, run, args.profile)
+        rows += rows_of(clip, run, args.profile, aligner)
     if args.json:
         detail = [
             {

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from records import Segment, Transcript
 
-from ._lines import break_cost, break_lines, joiner
+from ._condense import condensed
+from ._lines import break_cost, break_lines, splits_phrase
 from ._model import Cue
 from ._profile import Profile
 
@@ -27,6 +28,9 @@ _SENTENCE_END = re.compile(r"[.?!\u0964\u2026\u3002] ")
 HARD_PAUSE = 1.2  # seconds of silence no cue spans
 _CUE_COST = 2.0  # each cue costs this much: fewer, fuller cues when breaks are equal
 _OVER = 40.0  # cost of a second of reading time a cue lacks
+_FAIL = 30.0  # cost of a cue that fails a QC rule
+_SLACK = 0.001  # seconds: the QC's tolerance
+_TRIM = 1.0  # cost of each word condensing drops
 
 
 @dataclass(frozen=True)
@@ -72,34 +76,57 @@ class _Planner:
 
     def __init__(self, words: list[_Word], after: float | None, profile: Profile, lang: str | None):
         self.words, self.after, self.profile, self.lang = words, after, profile, lang
-        self.glue = joiner(lang)
 
     def next_start(self, j: int) -> float | None:
         return self.words[j].start if j < len(self.words) else self.after
 
     def cost(self, i: int, j: int) -> tuple[float, tuple[str, ...]] | None:
+        """The cost of words[i:j] as one cue, and its lines; None where they cannot be one.
+        Where the words cannot be read in time, their condensed text (``condensed``) is
+        tried too."""
         words, p = self.words[i:j], self.profile
-        texts = [w.text for w in words]
-        fitted = break_lines(texts, p.max_chars_per_line, p.max_lines, self.lang)
-        single = j - i == 1
-        if fitted is None:
-            if not single:
-                return None
-            fitted = (texts[0],), 50.0  # a word longer than a line: shown as it is
-        lines, cost = fitted
         start, end = words[0].start, words[-1].end
-        if end - start > p.max_duration and not single:
+        if end - start > p.max_duration and j - i > 1:
             return None
-        shown = cue_end(start, end, len(self.glue.join(texts)), self.next_start(j), p) - start
-        needed = max(p.min_duration, len(self.glue.join(texts)) / p.max_cps)
-        cost += _CUE_COST + _OVER * max(0.0, needed - shown) + 0.5 * max(0.0, shown - 5.0)
-        # A sentence that ends inside a line, not at its end, runs into the next one.
-        cost += 3.0 * sum(_SENTENCE_END.search(line[:-1]) is not None for line in lines)
+        texts = [w.text for w in words]
+        found = self._shown(texts, i, j)
+        if p.condense and (found is None or found[2] > 0):
+            short = condensed(texts, self.lang)
+            trimmed = self._shown(short, i, j) if len(short) < len(texts) else None
+            if trimmed is not None and (found is None or trimmed[0] < found[0]):
+                found = (trimmed[0] + _TRIM * (len(texts) - len(short)), *trimmed[1:])
+        if found is None:
+            if j - i > 1:
+                return None
+            found = 50.0, (texts[0],), 0.0  # a word longer than a line: shown as it is
+        cost, lines, _ = found
         if j < len(self.words):
             gap = self.words[j].start - words[-1].end
             cut = 3.0 * break_cost(texts[-1], self.words[j].text, self.lang)
             cost += max(0.0, cut - 8.0 * gap)
         return cost, lines
+
+    def _shown(
+        self, texts: list[str], i: int, j: int
+    ) -> tuple[float, tuple[str, ...], float] | None:
+        """``texts`` shown for words[i:j]: the cost, the lines and the seconds of reading time
+        they lack; None where they do not fit the lines. A cue that breaks a rule the QC
+        checks (reading speed, a line break inside a phrase) costs ``_FAIL`` on top, so the
+        plan has as few failing cues as it can."""
+        p = self.profile
+        fitted = break_lines(texts, p.max_chars_per_line, p.max_lines, self.lang)
+        if fitted is None:
+            return None
+        lines, cost = fitted
+        chars = sum(len(line) for line in lines)
+        start, end = self.words[i].start, self.words[j - 1].end
+        shown = cue_end(start, end, chars, self.next_start(j), p) - start
+        lacking = max(0.0, max(p.min_duration, chars / p.max_cps) - shown)
+        cost += _CUE_COST + _OVER * lacking + 0.5 * max(0.0, shown - 5.0)
+        cost += _FAIL * ((lacking > _SLACK) + splits_phrase(lines, self.lang))
+        # A sentence that ends inside a line, not at its end, runs into the next one.
+        cost += 3.0 * sum(_SENTENCE_END.search(line[:-1]) is not None for line in lines)
+        return cost, lines, lacking
 
     def plan(self) -> list[Cue]:
         n = len(self.words)
@@ -163,8 +190,7 @@ def _timed(cues: Sequence[Cue], p: Profile) -> Iterator[Cue]:
     for k, cue in enumerate(cues):
         start = cue.start if previous_end is None else max(cue.start, previous_end + p.min_gap)
         following = cues[k + 1].start if k + 1 < len(cues) else None
-        chars = len(" ".join(cue.lines))
-        end = cue_end(start, max(cue.end, start), chars, following, p)
+        end = cue_end(start, max(cue.end, start), cue.chars, following, p)
         end = max(end, start + p.frame)
         previous_end = end
         yield Cue(round(start, 3), round(end, 3), cue.lines, cue.speaker, cue.start, cue.end)

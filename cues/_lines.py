@@ -6,8 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from itertools import pairwise
 
-__all__ = ["NO_SPACE_LANGUAGES", "break_cost", "break_lines", "joiner", "line_length"]
+__all__ = [
+    "NO_SPACE_LANGUAGES",
+    "break_cost",
+    "break_lines",
+    "joiner",
+    "line_length",
+    "splits_phrase",
+]
 
 # Languages written without spaces between words: Whisper's words are joined directly.
 NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
@@ -103,6 +111,18 @@ def break_cost(
     ):
         cost = max(cost, 10.0)  # first and last name
     return cost
+
+
+_BINDING = 10.0  # a break_cost at or above this splits a phrase (article, first name)
+
+
+def splits_phrase(lines: Sequence[str], language: str | None) -> bool:
+    """Whether a line of ``lines`` ends on a word that leads into the next line's first (the
+    line-break rule a QC check fails)."""
+    split = [line.split() for line in lines]
+    return any(
+        a and b and break_cost(a[-1], b[0], language) >= _BINDING for a, b in pairwise(split)
+    )
 
 
 def break_lines(

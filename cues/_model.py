@@ -30,7 +30,7 @@ class Cue:
     @property
     def chars(self) -> int:
         """Characters a viewer reads: spaces and punctuation count, line breaks do not."""
-        return len(self.text)
+        return sum(len(line) for line in self.lines)
 
     @property
     def cps(self) -> float:

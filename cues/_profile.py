@@ -27,6 +27,8 @@ class Profile:
     chain_frames: int = 12  # a gap shorter than this is closed to min_gap_frames
     sync_frames: int = 2  # a cue starts within this many frames of its first word
     extend_seconds: float = 0.5  # how far an out-time may run past the speech into silence
+    # Where a cue cannot be read in time, drop its hesitations, fillers and stammered repeats.
+    condense: bool = True
     # Reading speed by language where the guide gives one (Netflix: Hindi 22).
     cps_by_language: Mapping[str, float] = field(default_factory=dict)
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
-from ._lines import break_cost
+from ._lines import splits_phrase
 from ._model import Cue
 from ._profile import Profile
 
@@ -22,7 +21,6 @@ __all__ = ["QcReport", "RuleResult", "check"]
 TOLERANCE = 0.001  # seconds: what rounding to whole milliseconds may move a time
 _CENTISECOND = 0.01
 _SHOWN = 10  # offenders a rule lists
-_BINDING = 10.0  # a break_cost at or above this splits a phrase (article, first name)
 
 
 @dataclass(frozen=True)
@@ -154,10 +152,7 @@ def _sync(c: _Cues, k: int) -> bool:
 
 
 def _line_breaks(c: _Cues, k: int) -> bool:
-    lines = [line.split() for line in c.cues[k].lines]
-    return any(
-        a and b and break_cost(a[-1], b[0], c.language) >= _BINDING for a, b in pairwise(lines)
-    )
+    return splits_phrase(c.cues[k].lines, c.language)
 
 
 def _repetition(c: _Cues, k: int) -> bool:

@@ -188,6 +188,7 @@ class Settings(BaseSettings):
     subtitle_max_duration: float | None = Field(None, gt=0)
     subtitle_min_gap_frames: int | None = Field(None, ge=0)
     subtitle_fps: float | None = Field(None, gt=0)
+    subtitle_condense: bool = True  # drop fillers from a cue that cannot be read in time
     subtitle_formats: str = "srt,vtt,json"  # any of srt, vtt, ass, ttml, json; --formats too
 
     # --- orchestration ---
@@ -257,6 +258,7 @@ class Settings(BaseSettings):
             max_duration=self.subtitle_max_duration,
             min_gap_frames=self.subtitle_min_gap_frames,
             fps=self.subtitle_fps,
+            condense=self.subtitle_condense,
         )
 
     @property

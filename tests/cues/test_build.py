@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from cues import Cue, build_cues, cue_end, profile_for
+from cues import Cue, build_cues, check, cue_end, profile_for
 from records import Segment, Transcript, Word
 
 TEXT = (
@@ -28,6 +28,7 @@ def test_every_cue_meets_the_netflix_profile() -> None:
     p = profile_for("netflix", "en")
     cues = build_cues(Transcript("en", (spoken(TEXT),)), p)
     assert " ".join(c.text for c in cues) == TEXT
+    assert check(cues, p, "en").passed  # the QC's line-break rule too
     for n, c in enumerate(cues):
         assert len(c.lines) <= 2 and all(len(line) <= 42 for line in c.lines), c
         assert p.min_duration - 1e-6 <= c.duration <= p.max_duration + 1e-6, c
