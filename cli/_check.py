@@ -3,47 +3,24 @@ watches it. Reads the file only: no cache, no job."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cues import ProfileError, QcReport, SubtitleFileError, read_cues
+from cues import QcReport, read_cues
 from cues import check as check_cues
-from engines.translate import FLORES_CODES
-from pipeline import ConfigError, load_settings
+from engines.languages import check_language
+from pipeline import load_settings
 
-from ._console import configure_logging, emit, fail
+from ._console import configure_logging, emit, guard
 
 __all__ = ["check"]
 
-T = TypeVar("T")
-
 # What the command cannot do is exit 2, so that 1 always means "a rule failed".
 _USAGE = 2
-_ERRORS = (SubtitleFileError, ProfileError, ConfigError)
-
-
-def _or_fail(fn: Callable[[], T], debug: bool) -> T:
-    try:
-        return fn()
-    except _ERRORS as exc:
-        if debug:
-            raise
-        raise fail(str(exc), _USAGE) from None
-
-
-def _check_language(language: str | None) -> None:
-    from whisperx.utils import LANGUAGES  # a plain dict module: whisperx's heavy parts stay out
-
-    if language is not None and language.split("-")[0].lower() not in {*LANGUAGES, *FLORES_CODES}:
-        raise fail(
-            f"unknown language code {language!r}: use an ISO 639-1 code such as hi, en, ta",
-            _USAGE,
-        )
 
 
 def _offenders(failed: int, shown: tuple[int, ...]) -> str:
@@ -87,10 +64,11 @@ def check(
     """Check subtitles against a style profile: exit 0 when every cue passes every rule,
     1 when any rule fails, 2 when the file or the options cannot be used."""
     configure_logging(debug)
-    _check_language(language)
-    settings = _or_fail(load_settings, debug)
-    rules = _or_fail(lambda: settings.subtitle_profile_for(language, profile), debug)
-    cues = _or_fail(lambda: read_cues(subs), debug)
+    base = language and language.split("-")[0].lower()
+    guard(lambda: check_language(base, targets=True), _USAGE, debug)
+    settings = guard(load_settings, _USAGE, debug)
+    rules = guard(lambda: settings.subtitle_profile_for(language, profile), _USAGE, debug)
+    cues = guard(lambda: read_cues(subs), _USAGE, debug)
     report = check_cues(cues, rules, language)
     if as_json:
         emit({"file": str(subs), **report.to_dict()})

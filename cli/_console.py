@@ -17,7 +17,9 @@ from rich.markup import escape
 import cache_manager as cm
 from cache_manager import CacheManager
 from cache_store import ArchiveError, CacheStats, IndexBusyError, IndexDamagedError, PayloadError
+from cues import ProfileError, SubtitleFileError
 from engines.asr import AlignmentNotReadyError
+from engines.languages import LanguageError
 from engines.media import MediaError
 from engines.models import ModelNotFoundError
 from engines.translate import TranslationError
@@ -58,6 +60,9 @@ USER_ERRORS = (
     ArchiveError,
     GlossaryError,
     TmxError,
+    LanguageError,
+    ProfileError,
+    SubtitleFileError,
 )
 
 
@@ -71,12 +76,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def guard(fn: Callable[[], T]) -> T:
-    """Run ``fn``, turning user errors into one line and exit status 1."""
+def guard(fn: Callable[[], T], code: int = 1, debug: bool = False) -> T:
+    """Run ``fn``, turning user errors into one line and exit status ``code`` (``debug``: the
+    traceback instead)."""
     try:
         return fn()
     except USER_ERRORS as exc:
-        raise fail(str(exc)) from None
+        if debug:
+            raise
+        raise fail(str(exc), code) from None
 
 
 def settings_or_fail() -> Settings:

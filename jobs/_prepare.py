@@ -10,8 +10,9 @@ from cache_store import SourceStat
 from cues import FormatError, parse_formats
 from engines import media
 from engines.asr import TUNED, AsrSettings, check_alignment_ready, is_multilingual
+from engines.languages import LanguageError, check_language
 from engines.models import ResolvedModel, resolve_model
-from engines.translate import FLORES_CODES, model_type
+from engines.translate import model_type
 from glossary import check_movie_id
 from pipeline import WORKFLOWS, DecodedAudio, JobPlan, Progress, Settings
 
@@ -21,23 +22,15 @@ from ._request import JobError, JobRequest
 __all__ = ["prepare"]
 
 
-def _check_language(code: str | None, known: set[str], what: str) -> None:
-    if code is not None and code not in known:
-        raise JobError(
-            f"unknown {what} language code {code!r}: use an ISO 639-1 code such as hi, en, ta"
-        )
-
-
 def _check(request: JobRequest, settings: Settings) -> None:
-    from whisperx.utils import (
-        LANGUAGES,
-    )  # a plain dict module: whisperx's heavy parts stay unloaded
-
     if request.workflow not in WORKFLOWS:
         raise JobError(f"unknown workflow {request.workflow!r}: use one of {', '.join(WORKFLOWS)}")
     media.check_source(request.media)
-    _check_language(request.source_language, set(LANGUAGES), "source")
-    _check_language(request.target_language, set(LANGUAGES) | set(FLORES_CODES), "target")
+    try:
+        check_language(request.source_language, "source")
+        check_language(request.target_language, "target", targets=True)
+    except LanguageError as exc:
+        raise JobError(str(exc)) from None
     translates = request.workflow != "transcribe"
     if translates and not request.target_language:
         raise JobError(f"workflow {request.workflow!r} needs --target-language")
