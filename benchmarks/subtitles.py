@@ -32,7 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyannote.audio
 from word_timing import (
     RATE,
     Clip,
@@ -50,9 +49,10 @@ from cues import Cue, Profile, build_cues, check, profile_for, read_cues, write_
 from engines.align import CrossAttentionAligner
 from engines.asr import WhisperxEngine
 from records import Segment, Transcript
+from testkit import pyannote_sample
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = Path(pyannote.audio.__file__).parent / "sample"
+SAMPLE = pyannote_sample()
 BEFORE = "740bf17"  # the last commit with the old builder
 
 Builder = Callable[[Transcript, Profile, Path], list[Cue]]

@@ -260,7 +260,7 @@ def asr_settings(work: Path, model: Path | None) -> AsrSettings:
     """tiny.en with the project's defaults (or ``model``), as a job would get them."""
     settings = load_settings(env_file=work / "none.env", cache_dir=work / "cache")
     media = write_wav(work / "probe.wav", np.zeros(RATE, np.float32))
-    request = JobRequest(media=media, model=str(model) if model else None)
+    request = JobRequest(media=media, model=str(model) if model else "tiny.en")
     return prepare(request, settings).asr
 
 

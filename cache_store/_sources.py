@@ -25,11 +25,14 @@ class SourceStat:
     inode: int
     size: int
     mtime_ns: int
+    # Which of its audio tracks is meant ("" the one chosen by default; "a2" track 2; "hi" the
+    # one tagged Hindi): each track of a file is its own audio.
+    track: str = ""
 
     @classmethod
-    def of(cls, path: Path) -> SourceStat:
+    def of(cls, path: Path, track: str = "") -> SourceStat:
         st = path.stat()
-        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, track)
 
 
 class Sources:
@@ -38,7 +41,8 @@ class Sources:
         self._stamp = stamp
 
     def _file(self, stat: SourceStat) -> Path:
-        return self.root / f"{stat.device}-{stat.inode}.json"
+        track = f"-{stat.track}" if stat.track else ""
+        return self.root / f"{stat.device}-{stat.inode}{track}.json"
 
     def audio_hash_for(self, stat: SourceStat) -> str | None:
         """The audio hash recorded for this exact file state, without reading any media."""

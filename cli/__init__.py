@@ -11,6 +11,7 @@ from ._cache import app as cache_app
 from ._check import check
 from ._console import configure_logging
 from ._glossary import app as glossary_app
+from ._models import models
 from ._optimizer import app as optimizer_app
 from ._optimizer import rate
 from ._run import run, submit
@@ -45,6 +46,7 @@ app.command("submit")(submit)
 app.command("rate")(rate)
 app.command("serve")(serve)
 app.command("check")(check)
+app.command("models")(models)
 
 
 @app.callback()

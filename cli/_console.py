@@ -21,7 +21,7 @@ from cues import ProfileError, SubtitleFileError
 from engines.asr import AlignmentNotReadyError
 from engines.languages import LanguageError
 from engines.media import MediaError
-from engines.models import ModelNotFoundError
+from engines.models import ModelError
 from engines.translate import TranslationError
 from glossary import GlossaryError
 from jobs import JOB_LOGGERS, JobError, open_cache
@@ -50,7 +50,7 @@ USER_ERRORS = (
     ConfigError,
     JobError,
     MediaError,
-    ModelNotFoundError,
+    ModelError,
     TranslationError,
     PayloadError,
     OptimizerError,

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from jobs import JobRequest, JobResult, run_here, submit_job
-from jobs.report import qc_summary
+from jobs.report import language_summary, qc_summary
 from optimizer import Prediction
 from pipeline import WORKFLOWS, JobPlan, JobState, load_settings
 
@@ -98,6 +98,7 @@ def _summary(result: JobResult) -> None:
             name, f"[{colour[rep.cache]}]{rep.cache}[/]", f"{rep.seconds:.2f}", rep.reason
         )
     err.print(table)
+    err.print(language_summary(result), highlight=False)
     for qc in (result.source_qc, result.qc):
         if qc is not None:
             err.print(f"[{'green' if qc.passed else 'yellow'}]{qc_summary(qc)}[/]", highlight=False)
@@ -144,6 +145,14 @@ FormatsOpt = Annotated[
     str | None,
     typer.Option(help="Subtitle files: any of srt,vtt,ass,ttml,json (default SUBTITLE_FORMATS)."),
 ]
+TrackOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Audio track to hear, 0 for the first (default: the one tagged with "
+        "--source-language, else the default track; never commentary or audio description).",
+        min=0,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")]
 
@@ -159,6 +168,7 @@ def _request(
     no_cache: bool,
     reference: Path | None,
     formats: str | None,
+    audio_track: int | None,
 ) -> JobRequest:
     if workflow not in WORKFLOWS:
         raise fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
@@ -173,6 +183,7 @@ def _request(
         no_cache=no_cache,
         reference=reference.expanduser().absolute() if reference else None,
         formats=formats,
+        audio_track=audio_track,
     )
 
 
@@ -210,6 +221,7 @@ def run(
     no_cache: NoCacheOpt = False,
     reference: ReferenceOpt = None,
     formats: FormatsOpt = None,
+    audio_track: TrackOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -226,6 +238,7 @@ def run(
         no_cache,
         reference,
         formats,
+        audio_track,
     )
     # Like the progress bars, the estimate is for a person watching a terminal.
     announce = _announce if not as_json and err.is_terminal else None
@@ -247,6 +260,7 @@ def submit(
     no_cache: NoCacheOpt = False,
     reference: ReferenceOpt = None,
     formats: FormatsOpt = None,
+    audio_track: TrackOpt = None,
     deployment: Annotated[
         str, typer.Option(help="The subtitle-job deployment to trigger.")
     ] = "subtitle-job/cpu",
@@ -267,6 +281,7 @@ def submit(
         no_cache,
         reference,
         formats,
+        audio_track,
     )
 
     def submitted(url: str) -> None:

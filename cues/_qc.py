@@ -7,10 +7,11 @@ Files hold whole milliseconds (5/6 s is written as 833 ms), so every time compar
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from records import spoken_words
 
 from ._lines import splits_phrase
 from ._model import Cue
@@ -94,12 +95,9 @@ def _ms(value: float) -> str:
     return f"{round(value * 1000)} ms"
 
 
-_WORDLESS = re.compile(r"[\W_]+")
-
-
 def _normal(text: str) -> str:
     """The text as the ear hears it: case, punctuation and spacing gone."""
-    return _WORDLESS.sub(" ", text.lower()).strip()
+    return " ".join(spoken_words(text))
 
 
 @dataclass(frozen=True)

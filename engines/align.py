@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from records import Segment, Transcript, Word
 
-from .asr import AsrSettings, _read_wav, check_alignment_ready
+from .asr import AsrSettings, _read_wav, check_alignment_ready, faster_whisper_model
 
 __all__ = [
     "CrossAttentionAligner",
@@ -137,25 +137,6 @@ def _with_words(segment: Segment, words: tuple[Word, ...]) -> Segment:
 
 # --- cross-attention -------------------------------------------------------------------------
 
-_load_lock = threading.Lock()
-
-
-@lru_cache(maxsize=2)
-def _whisper(path: str, device: str, compute_type: str, threads: int) -> Any:
-    """One loaded model per process and configuration."""
-    from faster_whisper import WhisperModel  # type: ignore[import-untyped]
-
-    if not (Path(path) / "tokenizer.json").is_file():
-        # faster-whisper would fetch the tokenizer from the hub; nothing is downloaded here
-        raise FileNotFoundError(f"{path}/tokenizer.json is missing: the model folder is incomplete")
-    return WhisperModel(
-        path,
-        device=device,
-        compute_type=compute_type,
-        cpu_threads=threads,
-        local_files_only=True,
-    )
-
 
 @dataclass(frozen=True)
 class _Piece:
@@ -217,9 +198,7 @@ class CrossAttentionAligner:
         }
 
     def _model(self) -> Any:
-        a = self.asr
-        with _load_lock:  # two stages in threads must not load it twice
-            return _whisper(str(a.model.path), a.device, a.compute_type, a.threads)
+        return faster_whisper_model(self.asr)
 
     def align(
         self,
@@ -572,6 +551,9 @@ def _assign(
 
 
 # --- wav2vec2 --------------------------------------------------------------------------------
+
+
+_load_lock = threading.Lock()  # two stages in threads must not load a model twice
 
 
 @lru_cache(maxsize=2)

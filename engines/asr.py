@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import wave
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -13,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from records import Segment, Transcript, Word
+from records import Segment, Transcript, Word, spoken_words
 
 from .hallucination import NO_SPEECH_CONFIDENCE, drop_hallucinations
-from .models import ResolvedModel
+from .models import ResolvedModel, is_multilingual
 
 _RATE = 16000  # what demux writes and WhisperX expects
 
@@ -26,7 +25,7 @@ __all__ = [
     "AsrSettings",
     "WhisperxEngine",
     "check_alignment_ready",
-    "is_multilingual",
+    "faster_whisper_model",
     "word_error_rate",
 ]
 
@@ -41,9 +40,6 @@ for _name in (
     "pytorch_lightning.utilities.migration.utils",
 ):
     logging.getLogger(_name).setLevel(logging.WARNING)
-
-# Whisper's multilingual checkpoints have 51865+ tokens; the English-only ones 51864.
-_MULTILINGUAL_VOCAB = 51865
 
 
 class AlignmentNotReadyError(Exception):
@@ -62,14 +58,6 @@ def check_alignment_ready() -> None:
             "at run time): run `python -m nltk.downloader -d DIR punkt_tab` where a network is "
             "reachable, copy DIR here and set NLTK_DATA=DIR"
         ) from exc
-
-
-def is_multilingual(model_dir: Path) -> bool:
-    vocab = model_dir / "vocabulary.txt"
-    if vocab.exists():
-        with open(vocab, "rb") as fh:
-            return sum(1 for _ in fh) >= _MULTILINGUAL_VOCAB
-    return not model_dir.name.endswith(".en")
 
 
 def _tuned(variable: str) -> dict[str, str]:
@@ -102,6 +90,7 @@ class AsrSettings:
     diarization_model: ResolvedModel | None = None
 
     def key_parts(self) -> dict[str, Any]:
+        script = SCRIPTS.get(self.language or "")
         return {
             "model": self.model.name,
             "model_version": self.model.version,
@@ -110,6 +99,7 @@ class AsrSettings:
             "diarization_model": (
                 self.diarization_model.version if self.diarization_model else None
             ),
+            **({"script": script[0]} if script else {}),
         }
 
     def with_parts(self, parts: Mapping[str, Any], model: ResolvedModel) -> AsrSettings:
@@ -126,7 +116,33 @@ TUNED: Mapping[str, str] = {
 }
 
 
+# Languages Whisper writes in more than one script: Hindi speech comes out in Urdu's Arabic
+# script, or romanized, as often as in Devanagari. A prompt in the wanted script settles it
+# (measured on Festival's Hindi voice with music: Devanagari 33% of letters -> 100%, character
+# error 1.55 -> 0.54; suppressing the other scripts' tokens instead left lines empty).
+SCRIPTS: Mapping[str, tuple[str, str]] = {
+    "hi": ("Deva", "नमस्ते, आज हम हिंदी में बात करेंगे।"),
+}
+
+
 _load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _faster_whisper(path: str, device: str, compute_type: str, threads: int) -> Any:
+    from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+
+    return WhisperModel(
+        path, device=device, compute_type=compute_type, cpu_threads=threads, local_files_only=True
+    )
+
+
+def faster_whisper_model(settings: AsrSettings) -> Any:
+    """The ASR model as faster-whisper's ``WhisperModel`` (word timing, language detection):
+    one per process and configuration, never loaded twice by threads."""
+    s = settings
+    with _load_lock:
+        return _faster_whisper(str(s.model.path), s.device, s.compute_type, s.threads)
 
 
 @lru_cache(maxsize=2)
@@ -139,16 +155,18 @@ def _pipeline(
     asr_options: tuple[tuple[str, Any], ...],
     vad_options: tuple[tuple[str, Any], ...],
     vad_method: str,
+    prompt: str | None,
 ) -> Any:
     """One loaded model per process and configuration: a worker never reloads it per file."""
     import whisperx
 
+    options = dict(asr_options, initial_prompt=prompt)
     return whisperx.load_model(
         model_dir,
         device=device,
         compute_type=compute_type,
         language=language,
-        asr_options=dict(asr_options),
+        asr_options=options,
         vad_options=dict(vad_options),
         vad_method=vad_method,
         local_files_only=True,
@@ -160,6 +178,12 @@ class WhisperxEngine:
     def __init__(self, settings: AsrSettings) -> None:
         self.settings = settings
         self.multilingual = is_multilingual(settings.model.path)
+
+    @property
+    def prompt(self) -> str | None:
+        """The text Whisper is primed with: the script's, for a language written in several."""
+        script = SCRIPTS.get(self.settings.language or "") if self.multilingual else None
+        return script[1] if script else None
 
     def preload(self) -> None:
         """Load the model ahead of need, e.g. in a thread while the orchestrator starts up."""
@@ -181,6 +205,7 @@ class WhisperxEngine:
                 ),
                 (("vad_onset", s.vad_onset), ("vad_offset", s.vad_offset)),
                 s.vad_method,
+                self.prompt,
             )
 
     def _language(self, pipeline: Any, audio: Any) -> tuple[str, dict[str, float]]:
@@ -231,7 +256,7 @@ class WhisperxEngine:
             found = self._segments(pipeline, piece, language, step)
             segments = [_segment(s, start) for s in found]
             no_speech = self._no_speech(pipeline, piece, found, segments, language)
-            kept, dropped = drop_hallucinations(segments, audio, _RATE, no_speech)
+            kept, dropped = drop_hallucinations(segments, audio, _RATE, no_speech, self.prompt)
             for d in dropped:
                 s = d.segment
                 what = "trimmed" if d.kept else "dropped"
@@ -359,8 +384,5 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     """Word edits (Levenshtein over lower-cased words, punctuation dropped) per reference word."""
     from rapidfuzz.distance import Levenshtein
 
-    def words(text: str) -> list[str]:
-        return re.sub(r"[^\w' ]+", " ", text.lower()).split()
-
-    ref = words(reference)
-    return Levenshtein.distance(ref, words(hypothesis)) / max(1, len(ref))
+    ref = spoken_words(reference)
+    return Levenshtein.distance(ref, spoken_words(hypothesis)) / max(1, len(ref))

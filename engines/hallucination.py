@@ -19,15 +19,15 @@ dropped, with why, out.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
 
-from records import Segment
+from records import Segment, spoken_words
 
 __all__ = [
     "Dropped",
@@ -66,11 +66,13 @@ def drop_hallucinations(
     audio: Audio | None = None,
     rate: int = 16000,
     no_speech: Sequence[float | None] | None = None,
+    prompt: str | None = None,
 ) -> tuple[list[Segment], list[Dropped]]:
     """``segments`` less the made-up ones, and those dropped or trimmed with the reason.
 
     ``audio`` is the samples the segment times point into (mono float, ``rate`` Hz);
-    ``no_speech`` is Whisper's no-speech probability of each segment, ``None`` where unknown.
+    ``no_speech`` is Whisper's no-speech probability of each segment, ``None`` where unknown;
+    ``prompt`` the text Whisper was primed with, which it repeats over music and silence.
     Each check runs only on the evidence given.
     """
     kept: list[Segment] = []
@@ -78,9 +80,13 @@ def drop_hallucinations(
     repeats = 0  # how many kept lines in a row were the same as the one before
     for n, segment in enumerate(segments):
         reason = _made_up(segment, audio, rate, no_speech[n] if no_speech is not None else None)
-        line = segment
+        line, why = segment, "a phrase looped inside the line"
         if reason is None:
             text = collapse_loops(segment.text)
+            if prompt is not None and (unprompted := _without_prompt(text, prompt)) != text:
+                text, why = unprompted, "the prompt Whisper was primed with, echoed"
+                if not _normal(text):
+                    reason = why
             if text != segment.text:
                 line = replace(segment, text=text, words=())
             if kept and _same(kept[-1].text, line.text):
@@ -94,8 +100,22 @@ def drop_hallucinations(
             continue
         kept.append(line)
         if line is not segment:
-            dropped.append(Dropped(segment, "a phrase looped inside the line", line))
+            dropped.append(Dropped(segment, why, line))
     return kept, dropped
+
+
+def _without_prompt(text: str, prompt: str) -> str:
+    """``text`` less every run of two or more words the prompt has in a row: Whisper echoes
+    its prompt into lines it is unsure of."""
+    said = text.split()
+    heard = [" ".join(spoken_words(w)) for w in said]
+    primed = spoken_words(prompt)
+    pairs = set(pairwise(primed))
+    echoed = [False] * len(said)
+    for k in range(len(said) - 1):
+        if (heard[k], heard[k + 1]) in pairs:
+            echoed[k] = echoed[k + 1] = True
+    return " ".join(w for w, gone in zip(said, echoed, strict=True) if not gone)
 
 
 def _made_up(
@@ -151,7 +171,7 @@ def collapse_loops(text: str) -> str:
 
 
 def _normal(text: str) -> str:
-    return " ".join(re.sub(r"[^\w']+", " ", text.lower()).split())
+    return " ".join(spoken_words(text))
 
 
 def _same(a: str, b: str) -> bool:

@@ -1,19 +1,25 @@
-"""ffmpeg behind one narrow interface: probe a source, decode it to 16 kHz mono PCM WAV."""
+"""ffmpeg behind one narrow interface: probe a source, choose its audio track, decode that to
+16 kHz mono PCM WAV (surround downmixed with the dialogue channel to the fore)."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "SAMPLE_RATE",
+    "AudioTrack",
     "MediaError",
     "MediaInfo",
+    "TrackChoice",
     "check_source",
+    "choose_track",
     "demux",
     "denoise",
     "probe",
@@ -29,11 +35,38 @@ class MediaError(Exception):
 
 
 @dataclass(frozen=True)
+class AudioTrack:
+    """One audio stream, numbered as ffmpeg's ``0:a:N`` counts them."""
+
+    number: int
+    codec: str
+    channels: int
+    layout: str
+    language: str | None  # the container's tag (ISO 639-2, sometimes 639-1), None when unset
+    title: str
+    default: bool
+    # commentary, audio description or a hearing-impaired mix: never chosen unless asked for
+    aside: bool
+
+    def describe(self) -> str:
+        tags = [self.language or "und", self.layout or f"{self.channels} ch"]
+        tags += [t for t, on in (("default", self.default), ("commentary/AD", self.aside)) if on]
+        return f"{self.number}: " + " ".join(tags) + (f' "{self.title}"' if self.title else "")
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     path: Path
     duration: float | None
     audio_codec: str
     has_video: bool
+    tracks: tuple[AudioTrack, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrackChoice:
+    track: AudioTrack
+    reason: str  # why this one, for the demux stage's report
 
 
 def check_source(path: Path) -> Path:
@@ -114,7 +147,107 @@ def probe(path: Path) -> MediaInfo:
         duration=_seconds(duration),
         audio_codec=str(codec),
         has_video=any(s.get("codec_type") == "video" for s in streams),
+        tracks=tuple(_track(n, s) for n, s in enumerate(audio)),
     )
+
+
+_ASIDE = re.compile(r"commentar|descri|\bAD\b|narrat|director", re.IGNORECASE)
+
+
+def _track(number: int, stream: dict[str, Any]) -> AudioTrack:
+    tags = {str(k).lower(): str(v) for k, v in (stream.get("tags") or {}).items()}
+    marks = stream.get("disposition") or {}
+    language = tags.get("language", "").lower()
+    title = tags.get("title", "")
+    return AudioTrack(
+        number=number,
+        codec=str(stream.get("codec_name")),
+        channels=int(stream.get("channels") or 0),
+        layout=str(stream.get("channel_layout") or ""),
+        language=None if language in ("", "und", "unk", "zxx", "mis") else language,
+        title=title,
+        default=bool(marks.get("default")),
+        aside=bool(
+            marks.get("comment")
+            or marks.get("visual_impaired")
+            or marks.get("hearing_impaired")
+            or marks.get("descriptions")
+            or _ASIDE.search(title)
+        ),
+    )
+
+
+def _speaks(track: AudioTrack, language: str) -> bool:
+    """Whether the track's tag names ``language``, in ISO 639-1 or 639-2/B or /T (``hi`` is
+    ``hin``; ``cs`` is ``cze`` and ``ces``)."""
+    import langcodes
+
+    if track.language is None:
+        return False
+    try:
+        return bool(langcodes.get(track.language).language == langcodes.get(language).language)
+    except (ValueError, LookupError):  # a tag that is not a language code
+        return False
+
+
+def choose_track(
+    info: MediaInfo, number: int | None = None, language: str | None = None
+) -> TrackChoice:
+    """The audio track to hear: ``number`` when given; else the one tagged ``language``; else
+    the default one; else the first. Commentary and audio description only when asked for by
+    number. Raises MediaError, listing the tracks, for a number the file does not have or a
+    language no tagged track has."""
+    tracks = info.tracks
+    listed = "; ".join(t.describe() for t in tracks)
+    if number is not None:
+        if not 0 <= number < len(tracks):
+            raise MediaError(
+                f"{info.path}: no audio track {number} (it has {len(tracks)}: {listed})"
+            )
+        return TrackChoice(tracks[number], f"track {number}, as asked (--audio-track)")
+    main = [t for t in tracks if not t.aside] or list(tracks)
+    if language is not None:
+        speaking = [t for t in main if _speaks(t, language)]
+        if speaking:
+            return TrackChoice(speaking[0], f"track {speaking[0].number}: tagged {language}")
+        if any(t.language for t in tracks):
+            raise MediaError(
+                f"{info.path}: no audio track is tagged {language!r} (tracks: {listed}): "
+                "choose one with --audio-track N"
+            )
+    if len(tracks) == 1:
+        return TrackChoice(tracks[0], "the only audio track")
+    defaults = [t for t in main if t.default]
+    if defaults:
+        return TrackChoice(defaults[0], f"track {defaults[0].number}: the default track")
+    return TrackChoice(main[0], f"track {main[0].number}: the first main track")
+
+
+# Surround to mono for speech: the centre channel carries the dialogue, so it goes in whole and
+# the rest (music, effects) at a third; the LFE is left out. ffmpeg's own downmix gives the
+# centre 0.71 against 1.0 for each front channel, the music's.
+_DIALOGUE_DOWNMIX = "pan=mono|c0=FC+0.33*FL+0.33*FR+0.2*BL+0.2*BR+0.2*SL+0.2*SR"
+
+
+def _downmix(track: AudioTrack) -> tuple[str, ...]:
+    """The ffmpeg arguments that take ``track`` to mono: a dialogue-first mix for surround,
+    a plain average for stereo and mono."""
+    if track.channels > 2 and "FC" in _channels(track.layout):
+        return ("-af", _DIALOGUE_DOWNMIX, "-ac", "1")
+    return ("-ac", "1")
+
+
+def _channels(layout: str) -> set[str]:
+    known = {
+        "5.1": "FL FR FC LFE BL BR",
+        "5.1(side)": "FL FR FC LFE SL SR",
+        "7.1": "FL FR FC LFE BL BR SL SR",
+        "6.1": "FL FR FC LFE BC SL SR",
+        "5.0": "FL FR FC BL BR",
+        "5.0(side)": "FL FR FC SL SR",
+        "3.0": "FL FR FC",
+    }
+    return set(known.get(layout, "").split())
 
 
 def _ffmpeg(src: Path, dst: Path, *args: str, failure: str) -> str:
@@ -132,14 +265,16 @@ def _ffmpeg(src: Path, dst: Path, *args: str, failure: str) -> str:
     return proc.stderr
 
 
-def demux(path: Path, wav_path: Path) -> Path:
-    """Decode the first audio stream of anything ffmpeg reads to 16 kHz mono s16 WAV."""
+def demux(path: Path, wav_path: Path, track: int | None = None) -> Path:
+    """Decode an audio track (``track``: ffmpeg's ``0:a:N``; None: the one ``choose_track``
+    picks) of anything ffmpeg reads to 16 kHz mono s16 WAV."""
     info = probe(path)
+    chosen = info.tracks[track] if track is not None else choose_track(info).track
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     complaints = _ffmpeg(
         path,
         wav_path,
-        *("-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE)),
+        *("-map", f"0:a:{chosen.number}", "-vn", *_downmix(chosen), "-ar", str(SAMPLE_RATE)),
         *("-c:a", "pcm_s16le", "-f", "wav"),
         failure="cannot decode audio",
     )

@@ -40,6 +40,7 @@ def gpu_stages(
     model: str | None = None,
     movie_id: str | None = None,
     no_cache: bool = False,
+    audio_track: int | None = None,
 ) -> dict[str, Any]:
     """Run one GPU stage of a subtitle job on this worker's device.
 
@@ -55,12 +56,20 @@ def gpu_stages(
         model: The job's --model.
         movie_id: The job's --movie-id.
         no_cache: The job's --no-cache.
+        audio_track: The job's --audio-track.
     """
     gpu = {s.name: s for s in STAGES if s.pool == "gpu"}
     if stage not in gpu:
         raise JobError(f"{stage!r} is not a GPU stage: use one of {', '.join(gpu)}")
     request = JobRequest(
-        Path(media), workflow, source_language, target_language, model, movie_id, None, no_cache
+        Path(media),
+        workflow,
+        source_language,
+        target_language,
+        model,
+        movie_id,
+        no_cache=no_cache,
+        audio_track=audio_track,
     )
     plan = prepare(request, load_settings())
     get_run_logger().info("%s on %s (%s)", stage, plan.asr.device, plan.asr.compute_type)
@@ -68,7 +77,8 @@ def gpu_stages(
     if given.audio_hash is None:
         raise JobError("the gpu stages need the job's fingerprint")
     # This worker's own ASR settings for the audio (its device), decided here once.
-    given = dataclasses.replace(given, asr=asr_settings_for(plan, given.audio_hash))
+    asr = asr_settings_for(plan, given.audio_hash, given.fingerprint)
+    given = dataclasses.replace(given, asr=asr)
     try:
         done = run_task(gpu[stage], plan, given)
     finally:

@@ -85,7 +85,8 @@ def _on_gpu_pool(stage: Stage, plan: JobPlan, state: JobState, request: JobReque
     out: dict[str, Any] = done.result()
     theirs = JobState.from_json(out["state"])
     assert theirs.audio_hash is not None
-    return dataclasses.replace(theirs, asr=asr_settings_for(plan, theirs.audio_hash))
+    asr = asr_settings_for(plan, theirs.audio_hash, theirs.fingerprint)
+    return dataclasses.replace(theirs, asr=asr)
 
 
 def _runner(plan: JobPlan, request: JobRequest) -> RunStage:
@@ -125,6 +126,7 @@ def subtitle_job(
     no_cache: bool = False,
     reference: str | None = None,
     formats: str | None = None,
+    audio_track: int | None = None,
 ) -> dict[str, Any]:
     """Subtitle one film: demux, fingerprint, ASR, word timing, optional translation, then
     cues to the style profile, checked, in each subtitle format.
@@ -142,6 +144,8 @@ def subtitle_job(
         reference: Path to the spoken text; the job's WER is reported and learned from.
         formats: Subtitle files to write, comma-separated from srt, vtt, ass, ttml, json
             (default SUBTITLE_FORMATS).
+        audio_track: The audio track to hear (0 is the first); default: the one tagged with
+            the source language, else the default track.
     """
     request = JobRequest(
         Path(media),
@@ -154,6 +158,7 @@ def subtitle_job(
         no_cache,
         Path(reference) if reference else None,
         formats,
+        audio_track,
     )
     here = _prepared.get()
     if here is None:  # a worker's run: this process has prepared nothing

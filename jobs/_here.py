@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable
 
 from engines.asr import WhisperxEngine
-from engines.media import probe
 from optimizer import Prediction
 from pipeline import JobPlan, JobState, Progress, Settings
 from pipeline.asr import asr_key
@@ -45,7 +44,7 @@ def run_here(
             served = serve_from_store(plan, state)
             if served is not None:
                 return served
-        probe(request.media)  # bad media fails here, before Prefect starts
+        plan.audio.choose()  # bad media or no such track fails here, before Prefect starts
         expected = estimate(plan, state)
         if expected is not None and on_estimate is not None:
             on_estimate(expected)

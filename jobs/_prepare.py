@@ -3,23 +3,33 @@ stored: every check a user can fail is made here, in one line each."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pipeline
 from cache_store import SourceStat
 from cues import FormatError, parse_formats
 from engines import media
-from engines.asr import TUNED, AsrSettings, check_alignment_ready, is_multilingual
+from engines.asr import TUNED, AsrSettings, check_alignment_ready
 from engines.languages import LanguageError, check_language
-from engines.models import ResolvedModel, resolve_model
+from engines.models import (
+    ENGLISH_MODEL,
+    MULTILINGUAL_MODEL,
+    ModelNotFoundError,
+    ResolvedModel,
+    is_multilingual,
+    resolve_model,
+)
 from engines.translate import model_type
 from glossary import check_movie_id
-from pipeline import WORKFLOWS, DecodedAudio, JobPlan, Progress, Settings
+from pipeline import WORKFLOWS, DecodedAudio, JobPlan, ModelChoice, Progress, Settings
 
 from ._cache import open_cache
 from ._request import JobError, JobRequest
 
 __all__ = ["prepare"]
+
+log = logging.getLogger("jobs.prepare")
 
 
 def _check(request: JobRequest, settings: Settings) -> None:
@@ -53,6 +63,36 @@ def _formats(request: JobRequest, settings: Settings) -> tuple[str, ...]:
         raise JobError(f"--formats: {exc}") from None
 
 
+def _whisper(name: str | None, settings: Settings, models: Path) -> ResolvedModel:
+    return resolve_model(
+        "whisperx",
+        name or settings.whisper_model or ENGLISH_MODEL,
+        settings.whisper_model_catalog,
+        models,
+        "WHISPER_MODEL_CATALOG",
+    )
+
+
+def _model_choice(request: JobRequest, settings: Settings, models: Path) -> ModelChoice | None:
+    """No model named: tiny.en for English, the multilingual model for the rest (and to find
+    the language). Without a multilingual model, speech of unknown language is taken as
+    English; a named other language needs one."""
+    if request.model or settings.whisper_model:
+        return None
+    english = _whisper(ENGLISH_MODEL, settings, models)
+    try:
+        multilingual = _whisper(MULTILINGUAL_MODEL, settings, models)
+    except ModelNotFoundError:
+        if request.source_language not in (None, "en"):
+            raise
+        log.warning(
+            "no multilingual model (%s): the speech is taken as English; run scripts/setup.sh",
+            MULTILINGUAL_MODEL,
+        )
+        multilingual = None
+    return ModelChoice(english, multilingual)
+
+
 def prepare(request: JobRequest, settings: Settings, progress: Progress | None = None) -> JobPlan:
     """Validate the request and resolve its models before anything is decoded or stored."""
     _check(request, settings)
@@ -66,15 +106,11 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
     )
     cache = open_cache(settings, bypass)
     models = cache.store.models_dir
-    model = resolve_model(
-        "whisperx",
-        request.model or settings.whisper_model,
-        settings.whisper_model_catalog,
-        models,
-        "WHISPER_MODEL_CATALOG",
-    )
     language = request.source_language
-    if not is_multilingual(model.path):
+    choice = _model_choice(request, settings, models)
+    model = choice.for_language(language) if choice else _whisper(request.model, settings, models)
+    multilingual = is_multilingual(model.path)
+    if not multilingual:
         if language not in (None, "en"):
             raise JobError(
                 f"model {model.name!r} is English-only and cannot transcribe {language!r}: "
@@ -108,6 +144,8 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
     if translation_model is not None:
         model_type(translation_model.path)  # an unusable folder fails now, not after ASR
     out_dir = (request.out or Path("out") / request.media.stem).expanduser().absolute()
+    # No language given: the fingerprint stage finds it (a multilingual model can tell).
+    detect_with = asr if language is None and multilingual else None
     return JobPlan(
         media=request.media,
         workflow=request.workflow,
@@ -115,13 +153,15 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
         movie_id=request.movie_id,
         asr_pinned=bool(request.model or request.source_language or settings.asr_pinned),
         out_dir=out_dir,
-        source_stat=SourceStat.of(request.media),
+        source_stat=SourceStat.of(request.media, request.track),
         settings=settings,
         cache=cache,
         asr=asr,
         translation_model=translation_model,
         stages=pipeline.STAGES,  # read now: the list, not a copy taken at import
-        audio=DecodedAudio(request.media),
+        audio=DecodedAudio(request.media, request.audio_track, request.source_language),
         formats=formats,
         progress=progress,
+        detect_with=detect_with,
+        models=choice,
     )

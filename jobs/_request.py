@@ -30,6 +30,14 @@ class JobRequest:
     no_cache: bool = False
     reference: Path | None = None  # the spoken text: the job's WER goes into its history
     formats: str | None = None  # the subtitle files to write, "srt,vtt" (default SUBTITLE_FORMATS)
+    audio_track: int | None = None  # ffmpeg's 0:a:N; None: chosen by language tag, then default
+
+    @property
+    def track(self) -> str:
+        """Which track the request means, as the stat fast path records it."""
+        if self.audio_track is not None:
+            return f"a{self.audio_track}"
+        return self.source_language or ""
 
     _PATHS = ("media", "out", "reference")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cues import QcReport
@@ -30,6 +30,9 @@ class JobResult:
     unshared: int = 0  # entries held on this host: the shared cache was unreachable
     qc: QcReport | None = None  # its subtitles checked against the style profile
     source_qc: QcReport | None = None  # the source language's, beside a translation
+    # Whisper's most probable languages where the job detected the language (none: it was given)
+    language_probs: dict[str, float] = field(default_factory=dict)
+    language_note: str | None = None  # why source_language is not the most probable one
 
     @property
     def saved_seconds(self) -> float:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engines.asr import word_error_rate
+from engines.languages import choose_language
 from optimizer import Prediction
 from pipeline import JobPlan, JobState, Stage, asr_settings_for
 
@@ -144,7 +145,9 @@ def _result(
     estimate: Prediction | None,
 ) -> JobResult:
     assert state.audio_hash is not None and state.transcript is not None
-    assert state.outputs is not None
+    assert state.outputs is not None and state.asr is not None
+    detected = state.fingerprint if plan.detect_with is not None else None
+    probs = detected.language_probs if detected is not None else {}
     return JobResult(
         job_id=plan.job_id,
         media=str(plan.media),
@@ -152,7 +155,7 @@ def _result(
         audio_hash=state.audio_hash,
         source_language=state.transcript.language,
         target_language=plan.target_language,
-        model=plan.asr.model.name,
+        model=state.asr.model.name,
         outputs={**state.outputs.files, "log": str(log_path)},
         source_outputs=state.outputs.source_files,
         stages=dict(state.reports),
@@ -161,4 +164,6 @@ def _result(
         estimate_seconds=estimate.seconds if estimate else None,
         qc=state.outputs.qc,
         source_qc=state.outputs.source_qc,
+        language_probs=probs,
+        language_note=choose_language(probs).note if probs else None,
     )

@@ -6,7 +6,6 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-from engines.media import probe
 from pipeline import Progress, Settings
 
 from ._prefect import running_server, trigger
@@ -27,8 +26,7 @@ def submit_job(
     """Trigger ``deployment`` with the request as its parameters and wait for the run (its UI
     address goes to ``submitted``); the request is checked here first, so a bad one fails
     before anything is queued."""
-    prepare(request, settings)
-    probe(request.media)  # bad media fails here, before a run is queued
+    prepare(request, settings).audio.choose()  # bad media or track fails before anything queues
     api = running_server(settings)
     if api is None:
         raise JobError(

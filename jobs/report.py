@@ -19,6 +19,7 @@ __all__ = [
     "estimate_markdown",
     "human_bytes",
     "job_markdown",
+    "language_summary",
     "output_rows",
     "qc_summary",
     "stats_html",
@@ -142,9 +143,18 @@ def job_markdown(result: JobResult) -> str:
     return (
         f"### Cache report: {result.media}\n\n"
         "| stage | cache | seconds | seconds saved | why |\n|---|---|---:|---:|---|\n"
-        f"{rows}\n\n{timing}; the cache saved {saved:.1f} s."
+        f"{rows}\n\n{language_summary(result)}.\n\n{timing}; the cache saved {saved:.1f} s."
         + "".join(_qc_markdown(qc) for qc in (result.qc, result.source_qc) if qc is not None)
     )
+
+
+def language_summary(result: JobResult) -> str:
+    """One line: the language heard, on which model, and how sure the detection was."""
+    line = f"language {result.source_language} on model {result.model}"
+    if result.language_probs:
+        probs = ", ".join(f"{code} {p:.2f}" for code, p in result.language_probs.items())
+        line += f" (detected: {probs})"
+    return line + (f"; {result.language_note}" if result.language_note else "")
 
 
 def qc_summary(qc: QcReport) -> str:

@@ -9,7 +9,7 @@ reports and the optimizer's per-stage models.
 from . import asr, demux, fingerprint, glossary, subtitles, translation, words
 from ._advice import candidates, checked_optimizer, features, model_cost, optimizer_for, recommend
 from ._asr_settings import adopt, asr_settings_for
-from ._plan import WORKFLOWS, DecodedAudio, JobPlan, Progress, Workflow
+from ._plan import WORKFLOWS, DecodedAudio, JobPlan, ModelChoice, Progress, Workflow
 from ._report import AsrReport, CacheState, MemoryReport, SimilarReport, StageReport
 from ._stage import Pool, Stage, layers_of
 from ._state import JobState, Outputs
@@ -35,6 +35,7 @@ __all__ = [
     "JobPlan",
     "JobState",
     "MemoryReport",
+    "ModelChoice",
     "Outputs",
     "Pool",
     "Progress",

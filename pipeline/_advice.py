@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from engines.asr import AsrSettings
-from engines.models import ModelNotFoundError, ResolvedModel, resolve_model
+from engines.models import ModelError, ResolvedModel, resolve_model
 from optimizer import (
     MODEL_COSTS,
     Candidate,
@@ -113,7 +113,7 @@ def candidates(plan: JobPlan) -> list[tuple[Candidate, ResolvedModel]]:
             models[name] = resolve_model(
                 "whisperx", name, s.whisper_model_catalog, plan.cache.store.models_dir, "catalog"
             )
-        except ModelNotFoundError:  # an entry whose folder is gone is not a candidate
+        except ModelError:  # an entry whose folder is gone or damaged is not a candidate
             continue
     return [
         (Candidate(name, model_cost(name), beam, plan.asr.batch_size, denoise), model)

@@ -5,22 +5,45 @@ job's own. A re-run of any cut therefore finds the transcript its first run stor
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from engines.asr import AsrSettings
-from engines.models import ModelNotFoundError, resolve_model
+from engines.models import ModelError, resolve_model
+from records import AudioFingerprint
 
 from ._plan import JobPlan
 
 __all__ = ["adopt", "asr_settings_for"]
 
 
-def asr_settings_for(plan: JobPlan, audio_hash: str) -> AsrSettings:
+def asr_settings_for(
+    plan: JobPlan, audio_hash: str, fingerprint: AudioFingerprint | None = None
+) -> AsrSettings:
+    """``fingerprint``: the audio's, where the caller has it (else read from the store when
+    the job needs its detected language)."""
+    asr = _for_language(plan, audio_hash, fingerprint)
     if plan.asr_pinned or not plan.cache.store.enabled:
-        return plan.asr
+        return asr
     link = plan.cache.cuts.links.get(audio_hash)
     adopted = adopt(plan, link.asr) if link is not None and link.asr is not None else None
-    return adopted or plan.asr
+    return adopted or asr
+
+
+def _for_language(
+    plan: JobPlan, audio_hash: str, fingerprint: AudioFingerprint | None
+) -> AsrSettings:
+    """The job's settings at the audio's detected language, on the model that language gets
+    (unless the user named one); the job's own until the language is known."""
+    if plan.detect_with is None:
+        return plan.asr
+    if fingerprint is None and plan.cache.store.enabled:
+        fingerprint = plan.cache.cuts.fingerprint(audio_hash)
+    language = fingerprint.language_detected if fingerprint is not None else None
+    if language is None:
+        return plan.asr
+    model = plan.models.for_language(language) if plan.models else plan.asr.model
+    return replace(plan.asr, language=language, model=model)
 
 
 def adopt(plan: JobPlan, parts: Mapping[str, Any]) -> AsrSettings | None:
@@ -32,7 +55,7 @@ def adopt(plan: JobPlan, parts: Mapping[str, Any]) -> AsrSettings | None:
     try:
         model = resolve_model("whisperx", str(parts["model"]), catalog, models, "catalog")
         candidate = plan.asr.with_parts(parts, model)
-    except (ModelNotFoundError, KeyError, TypeError, ValueError):
+    except (ModelError, KeyError, TypeError, ValueError):
         return None
     if candidate.key_parts() != dict(parts):
         return None

@@ -24,7 +24,7 @@ from glossary import Glossary
 from ._stage import Stage
 from .settings import Settings
 
-__all__ = ["WORKFLOWS", "DecodedAudio", "JobPlan", "Progress", "Workflow"]
+__all__ = ["WORKFLOWS", "DecodedAudio", "JobPlan", "ModelChoice", "Progress", "Workflow"]
 
 Workflow = Literal["transcribe", "translate", "subtitle"]
 WORKFLOWS: tuple[Workflow, ...] = ("transcribe", "translate", "subtitle")
@@ -38,23 +38,47 @@ def _quiet(stage: str, percent: float) -> None:
 
 
 class DecodedAudio:
-    """The job's source decoded once, on first need, into a temp folder ``close`` removes."""
+    """The job's source decoded once, on first need, into a temp folder ``close`` removes: the
+    audio track ``track`` names (ffmpeg's 0:a:N), else the one tagged ``language``, else the
+    default one (``media.choose_track``)."""
 
-    def __init__(self, source: Path) -> None:
-        self.source = source
+    def __init__(self, source: Path, track: int | None = None, language: str | None = None) -> None:
+        self.source, self.track, self.language = source, track, language
+        self.chosen: media.TrackChoice | None = None  # once decoded
         self._workdir: Path | None = None
         self._wav: Path | None = None
 
+    def choose(self) -> media.TrackChoice:
+        """The track to decode; raises MediaError (listing the tracks) where none fits."""
+        return media.choose_track(media.probe(self.source), self.track, self.language)
+
     def wav(self) -> Path:
         if self._wav is None:
+            self.chosen = self.choose()
             self._workdir = Path(tempfile.mkdtemp(prefix="cpwx-"))
-            self._wav = media.demux(self.source, self._workdir / "audio.wav")
+            self._wav = media.demux(
+                self.source, self._workdir / "audio.wav", self.chosen.track.number
+            )
         return self._wav
 
     def close(self) -> None:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = self._wav = None
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """No model named (no --model, no WHISPER_MODEL): the language chooses. English speech gets
+    ``english``, every other language ``multilingual`` (English too when there is no other)."""
+
+    english: ResolvedModel
+    multilingual: ResolvedModel | None
+
+    def for_language(self, language: str | None) -> ResolvedModel:
+        if language == "en" or self.multilingual is None:
+            return self.english
+        return self.multilingual
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,10 @@ class JobPlan:
     audio: DecodedAudio
     formats: tuple[str, ...]  # the subtitle files it writes (SUBTITLE_FORMATS, --formats)
     progress: Progress | None = None  # None: no one is watching (a worker's run)
+    # No language given and a multilingual model at hand: the fingerprint stage detects the
+    # language with these settings, and the audio's ASR settings follow it.
+    detect_with: AsrSettings | None = None
+    models: ModelChoice | None = None  # None: the user named the model
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
 

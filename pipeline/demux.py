@@ -34,6 +34,8 @@ def run(plan: JobPlan, state: JobState) -> JobState:
         if state.audio_hash is None
         else "a downstream layer misses"
     )
+    if plan.audio.chosen is not None:
+        reason += f"; {plan.audio.chosen.reason}"
     cache: CacheState = "miss" if store.enabled else "off"
     return state.done("demux", StageReport(cache, round(time.perf_counter() - started, 3), reason))
 

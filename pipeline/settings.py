@@ -111,7 +111,9 @@ class Settings(BaseSettings):
     cache_backend: Literal["local", "shared"] = "local"  # after what it checks
 
     # --- ASR ---
-    whisper_model: str = "tiny.en"
+    # unset: tiny.en for English speech, the multilingual base for every other language (and
+    # to detect the language when --source-language is not given)
+    whisper_model: str | None = None
     whisper_model_catalog: dict[str, Path] = Field(default_factory=dict)
     whisper_device: Literal["auto", "cpu", "cuda"] = "auto"
     whisper_compute_type: Literal[

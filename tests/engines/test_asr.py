@@ -13,7 +13,7 @@ from testkit import SPOKEN, wer
 
 def test_whisperx_tiny_en_transcribes_speech(speech_mp4: Path, tmp_path: Path) -> None:
     settings = load_settings(env_file=tmp_path / "none.env", cache_dir=tmp_path / "cache")
-    plan = prepare(JobRequest(media=speech_mp4), settings)
+    plan = prepare(JobRequest(media=speech_mp4, source_language="en"), settings)
     progress: list[float] = []
     transcript = WhisperxEngine(plan.asr).transcribe(
         demux(speech_mp4, tmp_path / "a.wav"), progress=progress.append

@@ -133,7 +133,7 @@ def test_tiny_en_writes_nothing_over_music_or_silence(
     speech_again = music_at + 90
 
     settings = load_settings(env_file=tmp_path / "none.env", cache_dir=tmp_path / "cache")
-    plan = prepare(JobRequest(media=media), settings)
+    plan = prepare(JobRequest(media=media, source_language="en"), settings)
     with caplog.at_level(logging.INFO, logger="engines.asr"):
         transcript = WhisperxEngine(plan.asr).transcribe(demux(media, tmp_path / "a.wav"))
 

@@ -18,7 +18,7 @@ def test_another_aligner_is_another_words_entry_on_the_same_transcript(
     media_copy: Path, tmp_path: Path
 ) -> None:
     settings = load_settings(env_file=tmp_path / "none.env", cache_dir=tmp_path / "cache")
-    plan = prepare(JobRequest(media=media_copy), settings)
+    plan = prepare(JobRequest(media=media_copy, source_language="en"), settings)
     state = JobState(audio_hash="a" * 64, asr=plan.asr)
     assert isinstance(word_aligner(plan.asr), CrossAttentionAligner)
     wav2vec2 = dataclasses.replace(plan.asr, align_model=plan.asr.model)  # any resolved folder
