@@ -153,6 +153,10 @@ TrackOpt = Annotated[
         min=0,
     ),
 ]
+ScriptOpt = Annotated[
+    str,
+    typer.Option(help="native, or latin: Hindi (any Indic script) romanized as people type it."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")]
 
@@ -169,6 +173,7 @@ def _request(
     reference: Path | None,
     formats: str | None,
     audio_track: int | None,
+    script: str,
 ) -> JobRequest:
     if workflow not in WORKFLOWS:
         raise fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
@@ -184,6 +189,7 @@ def _request(
         reference=reference.expanduser().absolute() if reference else None,
         formats=formats,
         audio_track=audio_track,
+        script=script,
     )
 
 
@@ -222,6 +228,7 @@ def run(
     reference: ReferenceOpt = None,
     formats: FormatsOpt = None,
     audio_track: TrackOpt = None,
+    script: ScriptOpt = "native",
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -239,6 +246,7 @@ def run(
         reference,
         formats,
         audio_track,
+        script,
     )
     # Like the progress bars, the estimate is for a person watching a terminal.
     announce = _announce if not as_json and err.is_terminal else None
@@ -261,6 +269,7 @@ def submit(
     reference: ReferenceOpt = None,
     formats: FormatsOpt = None,
     audio_track: TrackOpt = None,
+    script: ScriptOpt = "native",
     deployment: Annotated[
         str, typer.Option(help="The subtitle-job deployment to trigger.")
     ] = "subtitle-job/cpu",
@@ -282,6 +291,7 @@ def submit(
         reference,
         formats,
         audio_track,
+        script,
     )
 
     def submitted(url: str) -> None:

@@ -69,7 +69,7 @@ def _on_gpu_pool(stage: Stage, plan: JobPlan, state: JobState, request: JobReque
     params = {
         k: v
         for k, v in request.to_parameters().items()
-        if k not in ("out", "reference", "formats")  # the job's own business
+        if k not in ("out", "reference", "formats", "script")  # the job's own business
     }
     params |= {"stage": stage.name, "state": state.to_json()}
     run = cast(  # the sync call of an async-dispatching function
@@ -127,6 +127,7 @@ def subtitle_job(
     reference: str | None = None,
     formats: str | None = None,
     audio_track: int | None = None,
+    script: str = "native",
 ) -> dict[str, Any]:
     """Subtitle one film: demux, fingerprint, ASR, word timing, optional translation, then
     cues to the style profile, checked, in each subtitle format.
@@ -146,6 +147,7 @@ def subtitle_job(
             (default SUBTITLE_FORMATS).
         audio_track: The audio track to hear (0 is the first); default: the one tagged with
             the source language, else the default track.
+        script: native, or latin for Indic-script subtitles romanized (Hinglish).
     """
     request = JobRequest(
         Path(media),
@@ -159,6 +161,7 @@ def subtitle_job(
         Path(reference) if reference else None,
         formats,
         audio_track,
+        script,
     )
     here = _prepared.get()
     if here is None:  # a worker's run: this process has prepared nothing

@@ -20,6 +20,7 @@ from engines.models import (
     is_multilingual,
     resolve_model,
 )
+from engines.scripts import ScriptError, check_script
 from engines.translate import model_type
 from glossary import check_movie_id
 from pipeline import WORKFLOWS, DecodedAudio, JobPlan, ModelChoice, Progress, Settings
@@ -39,7 +40,8 @@ def _check(request: JobRequest, settings: Settings) -> None:
     try:
         check_language(request.source_language, "source")
         check_language(request.target_language, "target", targets=True)
-    except LanguageError as exc:
+        check_script(request.script)
+    except (LanguageError, ScriptError) as exc:
         raise JobError(str(exc)) from None
     translates = request.workflow != "transcribe"
     if translates and not request.target_language:
@@ -164,4 +166,5 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
         progress=progress,
         detect_with=detect_with,
         models=choice,
+        script=request.script,
     )

@@ -31,6 +31,7 @@ class JobRequest:
     reference: Path | None = None  # the spoken text: the job's WER goes into its history
     formats: str | None = None  # the subtitle files to write, "srt,vtt" (default SUBTITLE_FORMATS)
     audio_track: int | None = None  # ffmpeg's 0:a:N; None: chosen by language tag, then default
+    script: str = "native"  # "latin": Indic-script subtitles romanized (Hinglish)
 
     @property
     def track(self) -> str:

@@ -102,6 +102,7 @@ class JobPlan:
     # language with these settings, and the audio's ASR settings follow it.
     detect_with: AsrSettings | None = None
     models: ModelChoice | None = None  # None: the user named the model
+    script: str = "native"  # "latin": subtitles in an Indic script are romanized
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from cues import QcReport, build_cues, check, write_subtitles
+from engines.scripts import romanize
 from records import Transcript
 
 from ._plan import JobPlan
@@ -18,7 +19,9 @@ __all__ = ["STAGE"]
 log = logging.getLogger("pipeline.subtitles")
 
 
-def _write(plan: JobPlan, transcript: Transcript) -> tuple[dict[str, str], QcReport]:
+def _write(plan: JobPlan, native: Transcript) -> tuple[dict[str, str], QcReport]:
+    transcript = romanize(native) if plan.script == "latin" else native
+    latin = transcript is not native
     profile = plan.settings.subtitle_profile_for(transcript.language)
     cues = build_cues(transcript, profile)
     qc = check(cues, profile, transcript.language)
@@ -30,7 +33,7 @@ def _write(plan: JobPlan, transcript: Transcript) -> tuple[dict[str, str], QcRep
         profile.name,
         "".join(f"; {r.rule}: {r.failed}" for r in qc.failed_rules),
     )
-    stem = plan.stem(transcript.language)
+    stem = plan.stem(f"{transcript.language}-Latn" if latin else transcript.language)
     files = write_subtitles(cues, transcript, plan.out_dir, stem, plan.formats, profile)
     return files, qc
 

@@ -25,3 +25,15 @@ def test_hindi_is_detected_and_written_in_devanagari(
     again = run_cli("run", str(film), "--json", env=cli_env).json
     assert again["orchestration"] == "store-fast-path"
     assert again["language_probs"] == job["language_probs"]
+
+    # Romanized (Hinglish) from the same cached transcript: only the cues are built again.
+    latin = run_cli("run", str(film), "--script", "latin", "--json", env=cli_env).json
+    assert latin["orchestration"] == "store-fast-path"
+    romanized = Path(latin["outputs"]["srt"])
+    assert romanized.name == "film.hi-Latn.srt"
+    letters = [c for c in romanized.read_text(encoding="utf-8") if c.isalpha()]
+    assert letters and all(c.isascii() for c in letters)
+    bad = run_cli("run", str(film), "--script", "klingon", env=cli_env)
+    assert bad.code == 1 and bad.stderr.strip().splitlines() == [
+        "cpwx: error: unknown script 'klingon': use one of native, latin"
+    ]
