@@ -10,7 +10,6 @@ travels back as JSON (Prefect's result store), never pickled.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -58,19 +57,10 @@ def gpu_stages(
         no_cache: The job's --no-cache.
         audio_track: The job's --audio-track.
     """
+    request = JobRequest.from_parameters(locals())  # the parameters, and nothing else yet
     gpu = {s.name: s for s in STAGES if s.pool == "gpu"}
     if stage not in gpu:
         raise JobError(f"{stage!r} is not a GPU stage: use one of {', '.join(gpu)}")
-    request = JobRequest(
-        Path(media),
-        workflow,
-        source_language,
-        target_language,
-        model,
-        movie_id,
-        no_cache=no_cache,
-        audio_track=audio_track,
-    )
     plan = prepare(request, load_settings())
     get_run_logger().info("%s on %s (%s)", stage, plan.asr.device, plan.asr.compute_type)
     given = JobState.from_json(state)

@@ -11,7 +11,6 @@ import dataclasses
 import time
 from contextlib import nullcontext
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Any, cast
 
 from prefect import flow
@@ -149,20 +148,7 @@ def subtitle_job(
             the source language, else the default track.
         script: native, or latin for Indic-script subtitles romanized (Hinglish).
     """
-    request = JobRequest(
-        Path(media),
-        workflow,
-        source_language,
-        target_language,
-        model,
-        movie_id,
-        Path(out) if out else None,
-        no_cache,
-        Path(reference) if reference else None,
-        formats,
-        audio_track,
-        script,
-    )
+    request = JobRequest.from_parameters(locals())  # the parameters, and nothing else yet
     here = _prepared.get()
     if here is None:  # a worker's run: this process has prepared nothing
         plan = prepare(request, load_settings())

@@ -1,0 +1,182 @@
+"""Languages: is the language found, and is the text as good as Whisper base run directly?
+
+    .venv/bin/python benchmarks/languages.py [--json]
+
+Clips: two-voice dialogue in Spanish and German (espeak-ng) and Hindi (Festival's voice, built
+from a real speaker), each with 30 s of real music (Debian pushover-data) in the middle and
+music 14 dB under its second half; real English recordings: pyannote.audio's phone call and
+Debian pocketsphinx-testdata's LibriVox reading. For each: the language our detector finds
+(speech from across the clip) and the one Whisper base's own detector finds on the first 30 s;
+then the character error rate (letters and digits, against the spoken text) of our ASR stage
+(Whisper base, the detected language, the hallucination filter, Hindi primed for Devanagari)
+against faster-whisper's own transcribe on the same model with its defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from word_timing import RATE, read_wav, write_wav
+
+from engines.asr import AsrSettings, WhisperxEngine, faster_whisper_model
+from engines.languages import detect_language
+from engines.media import demux
+from engines.models import MULTILINGUAL_MODEL, resolve_model
+from records import spoken_words
+from testkit import pyannote_sample, speak, speak_hindi
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+MUSIC = Path("/usr/share/pushover/themes/castle.ogg")
+LINES = {
+    "es": [
+        "Hola, Marta. ¿Has visto las llaves del coche? Las dejé aquí esta mañana.",
+        "No, no las he visto. Quizás están en la cocina, al lado de la ventana.",
+        "Ya miré en la cocina. Tampoco están en el salón ni en el dormitorio.",
+        "Entonces las tendrás en el bolsillo de la chaqueta que llevaste ayer.",
+        "Bueno, date prisa, que llegamos tarde a la cena con mis padres.",
+        "Sí, el vino está en la nevera. Y no te olvides del regalo para mi madre.",
+    ],
+    "de": [
+        "Guten Morgen, Anna. Hast du gut geschlafen? Der Kaffee ist schon fertig.",
+        "Danke, ich habe sehr schlecht geschlafen. Die Nachbarn haben bis drei Uhr gefeiert.",
+        "Das tut mir leid. Möchtest du heute Abend mit uns ins Kino gehen?",
+        "Gern, aber ich muss zuerst meine Schwester vom Bahnhof abholen.",
+        "Kein Problem. Der Film beginnt erst um halb neun in der Stadtmitte.",
+        "Dann treffen wir uns um acht vor dem Eingang. Bring deinen Schirm mit.",
+    ],
+    "hi": [
+        "राहुल, तुम कल शाम कहाँ थे? मैंने तुम्हें कई बार फ़ोन किया।",
+        "माफ़ करना, मैं अपने दोस्त की शादी में गया था। वहाँ बहुत शोर था।",
+        "कोई बात नहीं। क्या तुम आज रात खाने पर आ सकते हो?",
+        "हाँ, ज़रूर। मैं आठ बजे तक पहुँच जाऊँगा। क्या मैं कुछ लेकर आऊँ?",
+        "बस मिठाई ले आना। माँ को गुलाब जामुन बहुत पसंद हैं।",
+        "ठीक है। और तुम्हारी बहन भी आ रही है क्या?",
+    ],
+}
+VOICES = {"es": ("es+m3", "es+f2"), "de": ("de+m3", "de+f2")}
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    language: str
+    wav: Path
+    text: str
+    real: bool
+
+
+def _decoded(path: Path, work: Path) -> np.ndarray:
+    return read_wav(demux(path, work / f"{path.stem}.dec.wav"))
+
+
+def _music(seconds: float, offset: float) -> np.ndarray:
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-ss", str(offset), "-t", str(seconds), "-i", str(MUSIC),
+         "-ar", str(RATE), "-ac", "1", "-f", "s16le", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    music = np.frombuffer(raw, np.int16).astype(np.float32) / 32768
+    return np.pad(music, (0, max(0, int(seconds * RATE) - len(music))))
+
+
+def dialogue(language: str, work: Path) -> Clip:
+    """Six lines, two voices, 30 s of music after the third, music under the last three."""
+    pieces: list[np.ndarray] = []
+    for k, line in enumerate(LINES[language]):
+        out = work / f"{language}{k}.m4a"
+        if language == "hi":
+            speak_hindi(line, out, video=False)
+        else:
+            speak(line, out, video=False, voice=VOICES[language][k % 2])
+        speech = _decoded(out, work)
+        if k >= 3:
+            speech = speech + 0.2 * _music(len(speech) / RATE, 20 + 4 * k)[: len(speech)]
+        pieces += [speech, np.zeros(int(0.5 * RATE), np.float32)]
+        if k == 2:
+            pieces.append(0.7 * _music(30, 40))
+    wav = write_wav(work / f"{language}.wav", np.clip(np.concatenate(pieces), -1, 1))
+    return Clip(f"{language} dialogue + music", language, wav, " ".join(LINES[language]), False)
+
+
+def real_english(work: Path) -> list[Clip]:
+    sample = pyannote_sample()
+    said = [ln.split(maxsplit=5)[5] for ln in (sample / "sample.stm").read_text().splitlines()]
+    phone = Clip("en phone call (real)", "en", sample / "sample.wav", " ".join(said), True)
+    lines, audio = [], []
+    for line in (LIBRIVOX / "transcription").read_text().splitlines():
+        text, _, name = line.rpartition("(")
+        lines.append(text.replace("<s>", "").replace("</s>", "").strip())
+        audio.append(_decoded(LIBRIVOX / f"{name.rstrip(')').strip()}.wav", work))
+    wav = write_wav(work / "librivox.wav", np.concatenate(audio))
+    return [phone, Clip("en LibriVox reading (real)", "en", wav, " ".join(lines), True)]
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    from rapidfuzz.distance import Levenshtein
+
+    ref, hyp = "".join(spoken_words(reference)), "".join(spoken_words(hypothesis))
+    return Levenshtein.distance(ref, hyp) / max(1, len(ref))
+
+
+def settings(work: Path, language: str | None) -> AsrSettings:
+    model = resolve_model("whisperx", MULTILINGUAL_MODEL, {}, work, "X")
+    return AsrSettings(
+        model=model, language=language, device="cpu", compute_type="int8", batch_size=8,
+        beam_size=5, best_of=5, temperature=0.0, vad_method="pyannote", vad_onset=0.5,
+        vad_offset=0.363, threads=0,
+    )  # fmt: skip
+
+
+def measure(clip: Clip, work: Path) -> dict[str, object]:
+    wav = demux(clip.wav, work / f"{clip.wav.stem}.16k.wav")
+    found = detect_language(wav, settings(work, None))
+    direct_model = faster_whisper_model(settings(work, None))
+    audio = read_wav(wav)
+    first, _, _ = direct_model.detect_language(audio=audio[: 30 * RATE])
+    started = time.perf_counter()
+    ours = WhisperxEngine(settings(work, found.language)).transcribe(wav)
+    ours_s = time.perf_counter() - started
+    started = time.perf_counter()
+    segments, _ = direct_model.transcribe(audio, beam_size=5)
+    direct = " ".join(s.text for s in segments)
+    direct_s = time.perf_counter() - started
+    return {
+        "clip": clip.name,
+        "language": clip.language,
+        "ours": found.language,
+        "whisper_first_30s": first,
+        "cer_ours": round(cer(clip.text, ours.text), 3),
+        "cer_direct": round(cer(clip.text, direct), 3),
+        "seconds_ours": round(ours_s, 1),
+        "seconds_direct": round(direct_s, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cpwx-languages-"))
+    clips = [dialogue(lang, work) for lang in ("es", "de", "hi")] + real_english(work)
+    rows = [measure(c, work) for c in clips]
+    if args.json:
+        print(json.dumps(rows))
+        return
+    print(f"machine: {platform.machine()}, {platform.node()}; model: Whisper base int8, CPU")
+    print("| clip | language | found (ours) | found (Whisper, first 30 s) | CER ours | "
+          "CER Whisper base direct | s ours | s direct |")  # fmt: skip
+    print("|---|---|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(" | ".join(["", *(str(v) for v in r.values()), ""]).strip())
+
+
+if __name__ == "__main__":
+    main()
