@@ -44,17 +44,21 @@ class DecodedAudio:
 
     def __init__(self, source: Path, track: int | None = None, language: str | None = None) -> None:
         self.source, self.track, self.language = source, track, language
-        self.chosen: media.TrackChoice | None = None  # once decoded
+        self.chosen: media.TrackChoice | None = None  # once probed
         self._workdir: Path | None = None
         self._wav: Path | None = None
 
     def choose(self) -> media.TrackChoice:
-        """The track to decode; raises MediaError (listing the tracks) where none fits."""
-        return media.choose_track(media.probe(self.source), self.track, self.language)
+        """The track to decode (probed once); raises MediaError (listing the tracks) where
+        none fits."""
+        if self.chosen is None:
+            self.chosen = media.choose_track(media.probe(self.source), self.track, self.language)
+        return self.chosen
 
     def wav(self) -> Path:
         if self._wav is None:
-            self.chosen = self.choose()
+            self.choose()
+            assert self.chosen is not None
             self._workdir = Path(tempfile.mkdtemp(prefix="cpwx-"))
             self._wav = media.demux(
                 self.source, self._workdir / "audio.wav", self.chosen.track.number
