@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from records import Segment, Transcript, Word
 
-from .asr import AsrSettings, _read_wav, check_alignment_ready, faster_whisper_model
+from .asr import AsrSettings, check_alignment_ready, faster_whisper_model, read_wav
 
 __all__ = [
     "CrossAttentionAligner",
@@ -209,7 +209,7 @@ class CrossAttentionAligner:
         from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
 
         model = self._model()
-        audio = _read_wav(wav)
+        audio = read_wav(wav)
         duration = len(audio) / _RATE
         multilingual = bool(model.model.is_multilingual)
         language = transcript.language if multilingual else "en"
@@ -591,7 +591,7 @@ class Wav2Vec2Aligner:
         language = transcript.language or "en"
         with _load_lock:
             model, metadata = _wav2vec2(str(self.asr.align_model.path), language, self.asr.device)
-        audio = _read_wav(wav)
+        audio = read_wav(wav)
         segments = list(transcript.segments)
         todo = [i for i, s in enumerate(segments) if s.text.strip()]
         for n, i in enumerate(todo, 1):

@@ -26,6 +26,7 @@ __all__ = [
     "WhisperxEngine",
     "check_alignment_ready",
     "faster_whisper_model",
+    "read_wav",
     "word_error_rate",
 ]
 
@@ -241,7 +242,7 @@ class WhisperxEngine:
         """Each range's transcript as soon as it is done (the file is read once, its language
         found once), so a caller can keep each before the next: a killed job resumes."""
         pipeline = self._load()
-        audio = _read_wav(wav)
+        audio = read_wav(wav)
         language, probs = self._language(pipeline, audio)
         spans = [(0.0, len(audio) / _RATE)] if ranges is None else list(ranges)
         total = sum(b - a for a, b in spans) or 1.0
@@ -339,7 +340,7 @@ class WhisperxEngine:
         return whisperx.assign_word_speakers(turns, {"segments": segments})["segments"]
 
 
-def _read_wav(wav: Path) -> Any:
+def read_wav(wav: Path) -> Any:
     """Our demux already wrote 16 kHz mono s16: read it as whisperx.load_audio would, minus a
     second ffmpeg decode (about 1 s per 10 minutes of audio)."""
     import numpy as np

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .asr import AsrSettings, _read_wav, faster_whisper_model
+from .asr import AsrSettings, faster_whisper_model, read_wav
 from .translate import FLORES_CODES
 
 __all__ = ["LanguageError", "LanguageGuess", "check_language", "choose_language", "detect_language"]
@@ -107,7 +107,7 @@ def _speech(audio: Any) -> Any:
 def detect_language(wav: Path, settings: AsrSettings) -> LanguageGuess:
     """The language of the speech in ``wav`` (16 kHz mono s16), by the multilingual model of
     ``settings``."""
-    return _detect(_read_wav(wav), faster_whisper_model(settings))
+    return _detect(read_wav(wav), faster_whisper_model(settings))
 
 
 def _detect(audio: Any, model: Any) -> LanguageGuess:

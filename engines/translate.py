@@ -1,6 +1,9 @@
-"""transformers seq2seq behind one call: ``Translator(settings).translate(texts)``.
+"""Translation behind one call each: text through a transformers seq2seq model,
+``Translator(settings).translate(texts)``; speech straight into English through Whisper's own
+translate task, ``SpeechTranslator(asr_settings).translate(wav, spans)``, where no text model
+is installed (as WhisperX's ``--task translate`` and Bazarr's Whisper provider do).
 
-Works with any local Marian, M2M100, NLLB or mBART-50 folder, and with IndicTrans2 where its
+The text model is any local Marian, M2M100, NLLB or mBART-50 folder, or IndicTrans2 where its
 ``IndicTransToolkit`` processor is installed. Weights load from the folder only.
 """
 
@@ -14,10 +17,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .asr import AsrSettings, faster_whisper_model, read_wav
+from .hallucination import collapse_loops
 from .models import ResolvedModel
 
 __all__ = [
     "FLORES_CODES",
+    "SPEECH_TARGET",
+    "SpeechTranslator",
     "Translation",
     "TranslationError",
     "TranslationSettings",
@@ -68,6 +75,12 @@ _MBART_CODES = {
 
 
 _Batch = Callable[[list[str]], list[str]]
+
+SPEECH_TARGET = "en"  # the one language Whisper's translate task writes
+# Whisper base loops on hard audio ("the one who was the one who was ..."); a 4-word phrase
+# said twice in one span is rare in dialogue and always such a loop.
+_NO_REPEAT_NGRAM = 4
+_RATE = 16000
 
 
 class TranslationError(Exception):
@@ -216,3 +229,55 @@ def _confidence(model: Any, out: Any, pad_id: int | None) -> list[float]:
     )
     mean = torch.where(mask, steps, 0.0).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
     return [float(v) for v in torch.exp(mean)]
+
+
+class SpeechTranslator:
+    """Whisper's translate task on a multilingual model: each span of speech (seconds on the
+    file's timeline: the source transcript's segments) to one English text, so that each
+    English line stands against the source line it was heard in. Spans go through
+    faster-whisper's batched pipeline, up to 30 s each (what Whisper hears at once)."""
+
+    def __init__(self, settings: AsrSettings) -> None:
+        self.settings = settings
+
+    def translate(
+        self,
+        wav: Path,
+        spans: Sequence[tuple[float, float]],
+        progress: Callable[[float], None] | None = None,
+    ) -> Iterator[Translation]:
+        import math
+
+        from faster_whisper import BatchedInferencePipeline  # type: ignore[import-untyped]
+
+        s = self.settings
+        if not spans:
+            return
+        audio = read_wav(wav)
+        clips = [{"start": a, "end": min(b, a + 30.0, len(audio) / _RATE)} for a, b in spans]
+        pipeline = BatchedInferencePipeline(faster_whisper_model(s))
+        for first in range(0, len(clips), s.batch_size):
+            batch = clips[first : first + s.batch_size]
+            heard, _info = pipeline.transcribe(
+                audio,
+                language=s.language,
+                task="translate",
+                clip_timestamps=batch,
+                without_timestamps=True,
+                batch_size=s.batch_size,
+                beam_size=s.beam_size,
+                temperature=s.temperature,
+                no_repeat_ngram_size=_NO_REPEAT_NGRAM,
+                log_progress=False,
+            )
+            texts: list[list[str]] = [[] for _ in batch]
+            logprobs: list[list[float]] = [[] for _ in batch]
+            for segment in heard:  # one per clip, at the clip's start
+                i = max(n for n, c in enumerate(batch) if c["start"] <= segment.start + 0.01)
+                texts[i].append(segment.text.strip())
+                logprobs[i].append(segment.avg_logprob)
+            for text, logprob in zip(texts, logprobs, strict=True):
+                mean = sum(logprob) / len(logprob) if logprob else -math.inf
+                yield Translation(collapse_loops(" ".join(text)).strip(), math.exp(mean))
+            if progress is not None:
+                progress(100 * min(len(clips), first + len(batch)) / len(clips))

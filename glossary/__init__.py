@@ -17,7 +17,7 @@ from ._model import (
     term_type,
 )
 from ._names import NameCorrection, correct_names
-from ._protect import Protected, protect, split_on_terms
+from ._protect import Protected, protect, render_terms, split_on_terms
 from ._store import GLOBAL_ID, GlossaryStore
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "extract_cultural_terms",
     "movie_id_from_path",
     "protect",
+    "render_terms",
     "split_on_terms",
     "term_type",
 ]

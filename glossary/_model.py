@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, cast
+
+from ._scripts import INDIC_WORD, LATIN_WORD, word_keys
 
 __all__ = [
     "TERM_TYPES",
@@ -211,19 +214,72 @@ def _strings(d: dict[str, Any], key: str, term: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class _Matcher:
-    """Every surface form of a glossary, as one whole-word, case-insensitive regex."""
+    """Every surface form of a glossary, as one whole-word, case-insensitive regex; and, to
+    match across scripts, each form's spelling keys: Latin forms are looked for among Indic
+    words, Indic forms among Latin ones (``_scripts``)."""
 
     by_term: dict[str, GlossaryEntry]
     by_form: dict[str, GlossaryEntry]
     pattern: re.Pattern[str] | None
+    across: dict[tuple[bool, tuple[str, ...]], GlossaryEntry]  # (in Indic text, keys): entry
+    longest: int  # words in the longest form
 
     def occurrences(self, text: str) -> Iterator[tuple[int, int, GlossaryEntry]]:
-        if self.pattern is None:
-            return
-        for m in self.pattern.finditer(text):
-            entry = self.by_form.get(m.group(0).casefold())
-            if entry is not None:
-                yield m.start(), m.end(), entry
+        found = []
+        if self.pattern is not None:
+            for m in self.pattern.finditer(text):
+                entry = self.by_form.get(m.group(0).casefold())
+                if entry is not None:
+                    found.append((m.start(), m.end(), entry))
+        if self.across:
+            found += self._across(text, INDIC_WORD, True, found)
+            found += self._across(text, LATIN_WORD, False, found)
+            found.sort(key=lambda f: f[0])
+        yield from found
+
+    def _across(
+        self,
+        text: str,
+        word: re.Pattern[str],
+        indic: bool,
+        taken: list[tuple[int, int, GlossaryEntry]],
+    ) -> list[tuple[int, int, GlossaryEntry]]:
+        """Runs of words in one script whose keys are a form's in the other, longest first,
+        outside the spans already ``taken``."""
+        if not any(side == indic for side, _ in self.across):
+            return []
+        words = list(word.finditer(text))
+        if not words:
+            return []
+        keys = word_keys(m.group(0) for m in words)
+        spans = [(a, b) for a, b, _ in taken]
+        out = []
+        i = 0
+        while i < len(words):
+            for n in range(min(self.longest, len(words) - i), 0, -1):
+                run = words[i : i + n]
+                if any(text[a.end() : b.start()].strip() for a, b in itertools.pairwise(run)):
+                    continue  # the words are not next to each other
+                entry = self.across.get((indic, tuple(keys[i : i + n])))
+                start, end = run[0].start(), run[-1].end()
+                if entry is not None and not any(a < end and start < b for a, b in spans):
+                    out.append((start, end, entry))
+                    i += n - 1
+                    break
+            i += 1
+        return out
+
+
+def _across(entries: Iterable[GlossaryEntry]) -> dict[tuple[bool, tuple[str, ...]], GlossaryEntry]:
+    """Each form's spelling keys, under the script of text it matches in (the other one)."""
+    out: dict[tuple[bool, tuple[str, ...]], GlossaryEntry] = {}
+    for entry in entries:
+        for form in entry.surface_forms:
+            indic = INDIC_WORD.findall(form)
+            words = indic or LATIN_WORD.findall(form)
+            if words:
+                out.setdefault((not indic, tuple(word_keys(words))), entry)
+    return out
 
 
 @dataclass(frozen=True)
@@ -263,12 +319,21 @@ class Glossary:
             if forms
             else None
         )
-        return _Matcher(by_term, by_form, pattern)
+        across = _across(self.entries)
+        longest = max((len(keys) for _, keys in across), default=0)
+        return _Matcher(by_term, by_form, pattern, across, longest)
 
     def occurrences(self, text: str) -> Iterator[tuple[int, int, GlossaryEntry]]:
-        """(start, end, entry) of each whole-word, case-insensitive occurrence; the longest term
-        wins where terms overlap."""
+        """(start, end, entry) of each whole-word, case-insensitive occurrence, in either
+        script (``राहुल`` is an occurrence of "Rahul"); the longest term wins where terms
+        overlap."""
         return self._matcher.occurrences(text)
+
+    def read_ahead(self, texts: Iterable[str]) -> None:
+        """Romanize the Indic words of all ``texts`` in one call, so that matching each of
+        them afterwards is a lookup (a call per text costs ~8 ms)."""
+        if self._matcher.across:
+            word_keys(w for t in texts for w in INDIC_WORD.findall(t))
 
     def get(self, term: str) -> GlossaryEntry | None:
         return self._matcher.by_term.get(term.casefold())

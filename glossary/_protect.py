@@ -1,14 +1,16 @@
 """Carrying glossary terms through machine translation intact: placeholders the model copies,
-or the text cut at its terms when it does not."""
+or the text cut at its terms when it does not; and, where the speech was translated directly
+(no text went in), the renderings put into what came out."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from ._model import Glossary, GlossaryEntry
+from ._model import WORD_CHARS, Glossary, GlossaryEntry
+from ._terms import LATIN, NAME_MATCH_SCORE, name_similarity
 
-__all__ = ["PLACEHOLDER", "Protected", "protect", "split_on_terms"]
+__all__ = ["PLACEHOLDER", "Protected", "protect", "render_terms", "split_on_terms"]
 
 
 PLACEHOLDER = "ZQX"
@@ -87,3 +89,42 @@ def protect(text: str, glossary: Glossary, target_language: str) -> Protected:
         pos = end
     out.append(text[pos:])
     return Protected(text, "".join(out), tuple(r for _, _, r, _ in found), terms, chunks)
+
+
+def _whole(word: str) -> re.Pattern[str]:
+    return re.compile(f"(?<![{WORD_CHARS}]){re.escape(word)}(?![{WORD_CHARS}])", re.IGNORECASE)
+
+
+def _cased(rendering: str, replaced: str) -> str:
+    """``rendering`` with the capital of the word it replaces ("Son," -> "Beta,")."""
+    if replaced[:1].isupper() and rendering[:1].islower():
+        return rendering[:1].upper() + rendering[1:]
+    return rendering
+
+
+def render_terms(
+    source: str, translated: str, glossary: Glossary, target_language: str
+) -> tuple[str, tuple[GlossaryEntry, ...]]:
+    """``translated`` (a translation of the speech ``source`` transcribes) with each of
+    ``source``'s terms as the glossary renders it, and the terms applied. A rendering already
+    there stays; else the first of the term's meanings there (its ``alternatives``: "son" for
+    beta) becomes it, or, for a name, the word spelt closest to it; else it cannot be placed
+    and the text stays as it is."""
+    text = translated
+    found = {
+        e.term.casefold(): (r, e) for _, _, r, e in _applicable(source, glossary, target_language)
+    }
+    for rendering, entry in found.values():
+        if _whole(rendering).search(text):
+            continue
+        spots = [m for alt in entry.alternatives if (m := _whole(alt).search(text))]
+        if entry.type == "character_name":
+            spots += [
+                m
+                for m in LATIN.finditer(text)
+                if name_similarity(m[0], rendering) >= NAME_MATCH_SCORE
+            ]
+        if spots:
+            m = min(spots, key=lambda m: m.start())
+            text = text[: m.start()] + _cased(rendering, m[0]) + text[m.end() :]
+    return text, tuple(e for _, e in found.values())

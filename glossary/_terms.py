@@ -13,6 +13,7 @@ from rapidfuzz import fuzz
 from records import Segment
 
 from ._model import WORD_CHARS, GlossaryEntry
+from ._scripts import spelling_key
 
 __all__ = [
     "CAPITALISED",
@@ -125,24 +126,7 @@ def name_similarity(a: str, b: str) -> float:
     a, b = a.casefold(), b.casefold()
     if a[:1] != b[:1] or min(len(a), len(b)) < MIN_NAME_LEN:
         return 0.0
-    return max(float(fuzz.ratio(a, b)), float(fuzz.ratio(_romanised_key(a), _romanised_key(b))))
-
-
-_KEY_RULES = (
-    (re.compile(r"(?<=[aeiou])y(?![aeiou])"), "i"),
-    (re.compile(r"ee"), "i"),
-    (re.compile(r"oo"), "u"),
-    (re.compile(r"([tdkgbcp])h"), r"\1"),
-    (re.compile(r"w"), "v"),
-    (re.compile(r"q"), "k"),
-    (re.compile(r"(.)\1+"), r"\1"),
-)
-
-
-def _romanised_key(name: str) -> str:
-    for pattern, repl in _KEY_RULES:
-        name = pattern.sub(repl, name)
-    return name
+    return max(float(fuzz.ratio(a, b)), float(fuzz.ratio(spelling_key(a), spelling_key(b))))
 
 
 def tokens(segment: Segment) -> Iterator[tuple[str, float, bool]]:

@@ -21,7 +21,7 @@ from engines.models import (
     resolve_model,
 )
 from engines.scripts import ScriptError, check_script
-from engines.translate import model_type
+from engines.translate import SPEECH_TARGET, model_type
 from glossary import check_movie_id
 from pipeline import WORKFLOWS, DecodedAudio, JobPlan, ModelChoice, Progress, Settings
 
@@ -46,10 +46,11 @@ def _check(request: JobRequest, settings: Settings) -> None:
     translates = request.workflow != "transcribe"
     if translates and not request.target_language:
         raise JobError(f"workflow {request.workflow!r} needs --target-language")
-    if translates and not settings.translation_model:
+    if translates and not settings.translation_model and request.target_language != SPEECH_TARGET:
         raise JobError(
-            f"workflow {request.workflow!r} needs a translation model: set TRANSLATION_MODEL to "
-            f"a local transformers folder (Marian, M2M100, NLLB, IndicTrans2) or a name under "
+            f"--target-language {request.target_language} needs a translation model (Whisper "
+            f"translates speech into English only): set TRANSLATION_MODEL to a local "
+            f"transformers folder (Marian, M2M100, NLLB, IndicTrans2) or a name under "
             f"{settings.cache_path / 'models' / 'translation'}"
         )
     if request.movie_id is not None:
@@ -93,6 +94,21 @@ def _model_choice(request: JobRequest, settings: Settings, models: Path) -> Mode
         )
         multilingual = None
     return ModelChoice(english, multilingual)
+
+
+def _speech_model(choice: ModelChoice | None, named: ResolvedModel) -> ResolvedModel:
+    """The Whisper that translates speech where no text model does: the multilingual one."""
+    model = choice.multilingual if choice is not None else named
+    if model is None or not is_multilingual(model.path):
+        raise JobError(
+            "translating without TRANSLATION_MODEL needs a multilingual Whisper model: "
+            + (
+                f"run scripts/setup.sh to install {MULTILINGUAL_MODEL}"
+                if choice is not None
+                else f"{named.name!r} is English-only; name a multilingual one with --model"
+            )
+        )
+    return model
 
 
 def prepare(request: JobRequest, settings: Settings, progress: Progress | None = None) -> JobPlan:
@@ -145,6 +161,11 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
     )
     if translation_model is not None:
         model_type(translation_model.path)  # an unusable folder fails now, not after ASR
+    speech_model = (
+        _speech_model(choice, model)
+        if request.workflow != "transcribe" and translation_model is None
+        else None
+    )
     out_dir = (request.out or Path("out") / request.media.stem).expanduser().absolute()
     # No language given: the fingerprint stage finds it (a multilingual model can tell).
     detect_with = asr if language is None and multilingual else None
@@ -167,4 +188,5 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
         detect_with=detect_with,
         models=choice,
         script=request.script,
+        speech_model=speech_model,
     )

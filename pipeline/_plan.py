@@ -9,7 +9,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -97,7 +97,7 @@ class JobPlan:
     settings: Settings
     cache: CacheManager
     asr: AsrSettings  # the job's own; an audio's may differ (see ``pipeline.asr_settings_for``)
-    translation_model: ResolvedModel | None
+    translation_model: ResolvedModel | None  # None: Whisper translates the speech (into en)
     stages: tuple[Stage, ...]
     audio: DecodedAudio
     formats: tuple[str, ...]  # the subtitle files it writes (SUBTITLE_FORMATS, --formats)
@@ -107,6 +107,7 @@ class JobPlan:
     detect_with: AsrSettings | None = None
     models: ModelChoice | None = None  # None: the user named the model
     script: str = "native"  # "latin": subtitles in an Indic script are romanized
+    speech_model: ResolvedModel | None = None  # the multilingual Whisper that translates speech
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
 
@@ -129,6 +130,19 @@ class JobPlan:
         """The terms this job protects: the film's glossary over the global one."""
         per_movie = self.settings.glossary_per_movie_enabled
         return self.cache.glossaries.for_job(film if per_movie else None)
+
+    @property
+    def translator_id(self) -> str:
+        """What the job's translations are said to come from (the memory's ``model_used``)."""
+        if self.translation_model is not None:
+            return self.translation_model.id
+        assert self.speech_model is not None
+        return f"{self.speech_model.id}:translate"
+
+    def speech_settings(self, source_language: str) -> AsrSettings:
+        """Whisper's translate task on this job's device, at the audio's language."""
+        assert self.speech_model is not None
+        return replace(self.asr, model=self.speech_model, language=source_language)
 
     def translation_settings(self, source_language: str) -> TranslationSettings:
         assert self.translation_model is not None and self.target_language

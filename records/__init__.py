@@ -5,9 +5,10 @@ Each serialises to JSON only where it is stored or sent (``to_dict``/``from_dict
 
 from ._jobs import JobFeatures, JobOutcome, JobRecord
 from ._media import AudioFingerprint, NoiseProfile, Segment, Transcript, Word
-from ._text import spoken_words
+from ._text import INDIC_SCRIPTS, indic_language, romanized, spoken_words
 
 __all__ = [
+    "INDIC_SCRIPTS",
     "AudioFingerprint",
     "JobFeatures",
     "JobOutcome",
@@ -16,5 +17,7 @@ __all__ = [
     "Segment",
     "Transcript",
     "Word",
+    "indic_language",
+    "romanized",
     "spoken_words",
 ]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import re
 import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = ["AudioFingerprint", "NoiseProfile", "Segment", "Transcript", "Word"]
+
+# A word that ends a sentence: its last letter followed by a full stop, question or exclamation
+# mark (Latin, Devanagari's danda, Arabic, CJK), then perhaps a closing quote or bracket.
+_SENTENCE_END = re.compile("[.!?\u2026\u0964\u0965\u061f\u3002\uff01\uff1f][\"'\u201d\u2019)\\]]*$")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,36 @@ class Segment:
         if self.speaker is not None:
             out["speaker"] = self.speaker
         return out
+
+    def sentences(self) -> tuple[Segment, ...]:
+        """This segment cut after each word that ends a sentence, each piece timed by its
+        words and keeping its own spacing: a translation's lines (a 30 s segment holds many,
+        and a line translated alone lines up with the source's cues). Whole where a word is
+        untimed or its text is not the words'."""
+        if not self.words or any(w.start is None or w.end is None for w in self.words):
+            return (self,)
+        cuts, pos, first = [], 0, 0
+        for n, word in enumerate(self.words):
+            said = word.word.strip()
+            found = self.text.find(said, pos)
+            if not said or found < 0:
+                return (self,)
+            pos = found + len(said)
+            if _SENTENCE_END.search(said) and n + 1 < len(self.words):
+                cuts.append((first, n + 1, pos))
+                first = n + 1
+        if not cuts:
+            return (self,)
+        cuts.append((first, len(self.words), len(self.text)))
+        pieces, begin = [], 0
+        for a, b, end in cuts:
+            words = self.words[a:b]
+            start, stop = words[0].start, words[-1].end
+            assert start is not None and stop is not None
+            text = self.text[begin:end].strip()
+            pieces.append(Segment(start, stop, text, self.confidence, words, self.speaker))
+            begin = end
+        return tuple(pieces)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Segment:
