@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 import dataclasses
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from engines.models import resolve_model
-from engines.translate import TranslationError, TranslationSettings, Translator
-from testkit import SPOKEN, tiny_marian
+from engines.asr import AsrSettings, read_wav
+from engines.hallucination import collapse_loops, compression_ratio
+from engines.media import demux
+from engines.models import MULTILINGUAL_MODEL, resolve_model
+from engines.translate import SpeechTranslator, TranslationError, TranslationSettings, Translator
+from records import spoken_words
+from testkit import SPOKEN, SPOKEN_ES, SPOKEN_HI, speak, speak_hindi, tiny_marian
 
 
 def _settings(folder: Path, batch_size: int = 2) -> TranslationSettings:
@@ -35,3 +41,65 @@ def test_folder_without_config_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "broken" / "weights.bin").write_bytes(b"0")
     with pytest.raises(TranslationError, match=r"config\.json"):
         Translator(_settings(tmp_path / "broken"))
+
+
+def _speech_settings(tmp_path: Path, language: str) -> AsrSettings:
+    model = resolve_model("whisperx", MULTILINGUAL_MODEL, {}, tmp_path, "X")
+    return AsrSettings(
+        model=model,
+        language=language,
+        device="cpu",
+        compute_type="int8",
+        batch_size=4,
+        beam_size=5,
+        best_of=5,
+        temperature=0.0,
+        vad_method="pyannote",
+        vad_onset=0.5,
+        vad_offset=0.363,
+        threads=0,
+    )
+
+
+def _lines(
+    tmp_path: Path, language: str, lines: list[str]
+) -> tuple[Path, list[tuple[float, float]]]:
+    """The lines spoken one after another with 0.7 s between: a 16 kHz WAV and each one's span."""
+    pcm, spans, at = [], [], 0.0
+    for n, line in enumerate(lines):
+        clip = tmp_path / f"{language}{n}.m4a"
+        spoken = speak_hindi(line, clip) if language == "hi" else speak(line, clip, voice=language)
+        audio = read_wav(demux(spoken, tmp_path / f"{language}{n}.wav"))
+        spans.append((round(at, 3), round(at + len(audio) / 16000, 3)))
+        pcm += [audio, np.zeros(11200, np.float32)]
+        at += len(audio) / 16000 + 0.7
+    wav = tmp_path / f"{language}.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.concatenate(pcm) * 32767).astype("<i2").tobytes())
+    return wav, spans
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["es", "hi"])
+def test_whisper_translates_each_span_of_speech_into_english(tmp_path: Path, language: str) -> None:
+    lines = {
+        "es": ["Hola, Marta. ¿Has visto las llaves del coche?", SPOKEN_ES.split("?")[-1]],
+        "hi": SPOKEN_HI.split("।")[:2],
+    }[language]
+    wav, spans = _lines(tmp_path, language, lines)
+    seen: list[float] = []
+    out = list(
+        SpeechTranslator(_speech_settings(tmp_path, language)).translate(wav, spans, seen.append)
+    )
+    assert len(out) == len(spans) and seen[-1] == 100
+    for t in out:
+        letters = [c for c in t.text if c.isalpha()]
+        assert len(letters) > 5 and all(c.isascii() for c in letters), t.text
+        assert compression_ratio(t.text) < 2.4 and collapse_loops(t.text) == t.text, t.text
+        assert 0 < t.confidence <= 1
+    said = set(spoken_words(" ".join(t.text for t in out)))
+    assert said & {"the", "you", "i", "it", "is", "to", "a", "in", "of", "was", "what", "where"}
+    assert not said & {"las", "llaves", "del", "coche", "visto", "tendrás", "chaqueta"}

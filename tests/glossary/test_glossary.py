@@ -23,6 +23,7 @@ from glossary import (
     extract_cultural_terms,
     movie_id_from_path,
     protect,
+    render_terms,
     split_on_terms,
 )
 from records import Segment, Transcript, Word
@@ -432,3 +433,44 @@ def test_malformed_imports_leave_the_store_unchanged(
         store.import_file(bad)
     assert "\n" not in str(caught.value)
     assert tree_state(tmp_path / "store") == before
+
+
+CROSS = Glossary(
+    "film",
+    (
+        GlossaryEntry("Rahul", "character_name", source="user"),
+        GlossaryEntry("Karva Chauth", "cultural_term", source="user", preserve=True),
+        GlossaryEntry("बेटा", "cultural_term", source="user", alternatives=("son", "dear")),
+        GlossaryEntry("ji", "cultural_term", source="user", preserve=True),
+    ),
+)
+
+
+def test_terms_match_in_either_script() -> None:
+    def found(text: str) -> list[tuple[str, str]]:
+        return [(text[a:b], e.term) for a, b, e in CROSS.occurrences(text)]
+
+    # Latin terms in Devanagari text, one word or several; a Devanagari term in Latin text.
+    assert found("राहुल, करवा चौथ पर घर आओ") == [("राहुल", "Rahul"), ("करवा चौथ", "Karva Chauth")]
+    assert found("Arre beta, Rahul aaya") == [("beta", "बेटा"), ("Rahul", "Rahul")]
+    assert found("Rahulji, रा हुल") == []  # whole words only
+    assert [e.term for e in CROSS.terms_in("राहुल और Rahul")] == ["Rahul"]
+    CROSS.read_ahead(["राहुल कहाँ है", "मैं"])  # one romanizer call for many lines
+    guarded = protect("राहुल, तुम कहाँ थे?", CROSS, "en")
+    assert guarded.text == "ZQX0, तुम कहाँ थे?" and guarded.restore("ZQX0, where were you?") == (
+        "Rahul, where were you?"
+    )
+    assert CROSS.digest_for("राहुल", "en") == CROSS.digest_for("Rahul", "en") != ""
+
+
+def test_speech_translations_get_the_glossary_renderings() -> None:
+    source = "राहुल बेटा, करवा चौथ पर घर आओ जी"
+    text, terms = render_terms(source, "Raahul, son, come home for the fast.", CROSS, "en")
+    assert text == "Rahul, son, come home for the fast."  # a misheard name respelt
+    assert [t.term for t in terms] == ["Rahul", "Karva Chauth", "ji"]  # बेटा: no rendering
+    preserved = dataclasses.replace(CROSS.get("बेटा"), preserve=True)  # type: ignore[arg-type]
+    glossary = CROSS.with_entry(preserved)
+    text, _ = render_terms("बेटा, सुनो", "Son, listen. My son.", glossary, "en")
+    assert text == "बेटा, listen. My son."  # its first meaning becomes it, capital kept
+    unchanged = "Come home, Rahul."
+    assert render_terms("राहुल घर आओ", unchanged, CROSS, "en")[0] == unchanged

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from records import Segment, Transcript
+from records import Segment, Transcript, Word
 
 
 def test_mean_confidence_weighs_segments_by_length_and_skips_unknown() -> None:
@@ -14,3 +14,39 @@ def test_mean_confidence_weighs_segments_by_length_and_skips_unknown() -> None:
     )
     assert transcript.mean_confidence == (0.9 * 3 + 0.5 * 1) / 4
     assert Transcript("en", (Segment(0.0, 1.0, "x"),)).mean_confidence is None
+
+
+def test_a_segment_is_cut_into_sentences_by_its_word_times() -> None:
+    words = ("Hola,", "Marta.", "¿Has", "visto", "las", "llaves?", "Sí.")
+    times = ((0, 1), (1, 2), (3, 4), (4, 5), (5, 6), (6, 7), (8, 9))
+    segment = Segment(
+        0.0,
+        9.5,
+        "Hola, Marta. ¿Has visto  las llaves? Sí.",
+        0.8,
+        tuple(Word(w, a, b) for w, (a, b) in zip(words, times, strict=True)),
+        "S1",
+    )
+    pieces = segment.sentences()
+    assert [(p.start, p.end, p.text) for p in pieces] == [
+        (0, 2, "Hola, Marta."),
+        (3, 7, "¿Has visto  las llaves?"),  # the text's own spacing
+        (8, 9, "Sí."),
+    ]
+    assert [len(p.words) for p in pieces] == [2, 4, 1]
+    assert {(p.speaker, p.confidence) for p in pieces} == {("S1", 0.8)}
+    hindi = Segment(
+        0.0,
+        4.0,
+        "तुम कहाँ थे? फ़ोन किया।",
+        words=tuple(Word(w, i, i + 1) for i, w in enumerate(["तुम", "कहाँ", "थे?", "फ़ोन", "किया।"])),
+    )
+    assert [p.text for p in hindi.sentences()] == ["तुम कहाँ थे?", "फ़ोन किया।"]
+    # Untimed words, or words that are not the text's: the segment stays whole.
+    assert segment.sentences()[0] is not segment
+    untimed = Segment(0.0, 2.0, "One. Two.", words=(Word("One."), Word("Two.")))
+    assert untimed.sentences() == (untimed,)
+    other = Segment(0.0, 2.0, "One. Two.", words=(Word("Uno.", 0, 1), Word("Dos.", 1, 2)))
+    assert other.sentences() == (other,)
+    single = Segment(0.0, 2.0, "Just one.", words=(Word("Just", 0, 1), Word("one.", 1, 2)))
+    assert single.sentences() == (single,)
