@@ -9,7 +9,10 @@ Debian pocketsphinx-testdata's LibriVox reading. For each: the language our dete
 (speech from across the clip) and the one Whisper base's own detector finds on the first 30 s;
 then the character error rate (letters and digits, against the spoken text) of our ASR stage
 (Whisper base, the detected language, the hallucination filter, Hindi primed for Devanagari)
-against faster-whisper's own transcribe on the same model with its defaults.
+against faster-whisper's own transcribe on the same model with its defaults. For the
+non-English clips, the translation without a text model: our speech translation (Whisper's
+translate task per line of our transcript) against faster-whisper's own translate task over the
+whole clip: lines that loop (a phrase three times in a row, or gzip ratio over 2.4) and time.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ import numpy as np
 from word_timing import RATE, read_wav, write_wav
 
 from engines.asr import AsrSettings, WhisperxEngine, faster_whisper_model
+from engines.hallucination import collapse_loops, compression_ratio
 from engines.languages import detect_language
 from engines.media import demux
 from engines.models import MULTILINGUAL_MODEL, resolve_model
+from engines.translate import SpeechTranslator
+from pipeline import Settings
 from records import spoken_words
 from testkit import pyannote_sample, speak, speak_hindi
 
@@ -61,6 +67,8 @@ LINES = {
         "ठीक है। और तुम्हारी बहन भी आ रही है क्या?",
     ],
 }
+# A job's own segment length (ASR_SEGMENT_SECONDS), not WhisperX's 30 s.
+SEGMENT_SECONDS: int = Settings.model_fields["asr_segment_seconds"].default
 VOICES = {"es": ("es+m3", "es+f2"), "de": ("de+m3", "de+f2")}
 
 
@@ -131,7 +139,7 @@ def settings(work: Path, language: str | None) -> AsrSettings:
     return AsrSettings(
         model=model, language=language, device="cpu", compute_type="int8", batch_size=8,
         beam_size=5, best_of=5, temperature=0.0, vad_method="pyannote", vad_onset=0.5,
-        vad_offset=0.363, threads=0,
+        vad_offset=0.363, threads=0, segment_seconds=SEGMENT_SECONDS,
     )  # fmt: skip
 
 
@@ -160,6 +168,43 @@ def measure(clip: Clip, work: Path) -> dict[str, object]:
     }
 
 
+def _loops(text: str) -> bool:
+    return compression_ratio(text) > 2.4 or collapse_loops(text) != text
+
+
+def translation(clip: Clip, work: Path) -> dict[str, object]:
+    """Speech to English: ours line by line, Whisper's own over the clip."""
+    wav = work / f"{clip.wav.stem}.16k.wav"
+    asr = settings(work, clip.language)
+    lines = [line for s in WhisperxEngine(asr).transcribe(wav).segments for line in s.sentences()]
+    started = time.perf_counter()
+    ours = list(SpeechTranslator(asr).translate(wav, [(s.start, s.end) for s in lines]))
+    ours_s = time.perf_counter() - started
+    started = time.perf_counter()
+    found, _ = faster_whisper_model(asr).transcribe(
+        read_wav(wav), language=clip.language, task="translate", beam_size=5
+    )
+    direct = [s.text for s in found]
+    direct_s = time.perf_counter() - started
+    return {
+        "clip": clip.name,
+        "lines ours": len(ours),
+        "looping ours": sum(_loops(t.text) for t in ours),
+        "lines direct": len(direct),
+        "looping direct": sum(_loops(t) for t in direct),
+        "s ours": round(ours_s, 1),
+        "s direct": round(direct_s, 1),
+        "first line ours": ours[0].text[:60] if ours else "",
+    }
+
+
+def _table(rows: list[dict[str, object]]) -> None:
+    print("| " + " | ".join(rows[0]) + " |")
+    print("|" + "---|" * len(rows[0]))
+    for r in rows:
+        print("| " + " | ".join(str(v) for v in r.values()) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", action="store_true")
@@ -167,15 +212,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="cpwx-languages-"))
     clips = [dialogue(lang, work) for lang in ("es", "de", "hi")] + real_english(work)
     rows = [measure(c, work) for c in clips]
+    translated = [translation(c, work) for c in clips if c.language != "en"]
     if args.json:
-        print(json.dumps(rows))
+        print(json.dumps({"languages": rows, "translation": translated}))
         return
     print(f"machine: {platform.machine()}, {platform.node()}; model: Whisper base int8, CPU")
-    print("| clip | language | found (ours) | found (Whisper, first 30 s) | CER ours | "
-          "CER Whisper base direct | s ours | s direct |")  # fmt: skip
-    print("|---|---|---|---|---:|---:|---:|---:|")
-    for r in rows:
-        print(" | ".join(["", *(str(v) for v in r.values()), ""]).strip())
+    _table(rows)
+    print()
+    _table(translated)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,9 @@ class TranslationMemory:
         """
         exact_ids = np.array(self._exact.get(canonical(source), ()), np.int64)
         exact = [int(i) for i in self._usable(exact_ids, models, glossary_hash)]
+        # A person's translation of this very line (imported, approved) beats any machine's,
+        # even one made in the same context.
+        exact = [i for i in exact if self._human[i]] or exact
         found = [
             (1.0, "context", i) for i in exact if self.entry(i).context.digest == context.digest
         ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cache_manager import CacheManager
+from records import Segment
 from testkit import (
     SPOKEN,
     CliResult,
@@ -235,8 +236,10 @@ def test_translation_workflows_with_a_local_marian(
     translated = json.loads(Path(j["outputs"]["json"]).read_text())
     source = json.loads(Path(j["source_outputs"]["json"]).read_text())
     assert translated["language"] == "hi" and source["language"] == "en"
+    # One line per source sentence, on its words' times.
+    lines = [line for s in source["segments"] for line in Segment.from_dict(s).sentences()]
     assert [(s["start"], s["end"]) for s in translated["segments"]] == [
-        (s["start"], s["end"]) for s in source["segments"]
+        (line.start, line.end) for line in lines
     ]
     assert Path(j["outputs"]["srt"]).read_text().count("-->") >= 1
     again = job("translate").json
@@ -253,7 +256,7 @@ def test_translation_workflows_with_a_local_marian(
     )  # fmt: skip
     assert added.code == 0, added.stderr
     third = job("translate").json
-    holding = [i for i, s in enumerate(source["segments"]) if "king" in s["text"].lower()]
+    holding = [i for i, line in enumerate(lines) if "king" in line.text.lower()]
     assert third["translation_memory"]["translated"] == len(holding) > 0
     assert third["translation_memory"]["reused"] == memory["segments"] - len(holding)
     final = json.loads(Path(third["outputs"]["json"]).read_text())["segments"]

@@ -134,6 +134,21 @@ def test_approved_entries_win_ties(tmp_path: Path) -> None:
     assert entry is not None and entry["user_approved"]
 
 
+def test_a_human_translation_of_the_line_beats_the_machines_in_context(
+    cache: CacheManager,
+) -> None:
+    """A line corrected in an exported TMX and imported again is what the next job writes,
+    though the machine's was made in the job's very context."""
+    query = _entry(1)
+    machine = cache.memory.match([query])[0]
+    assert machine is not None and machine.level == "context"
+    cache.memory.import_entries([TmEntry(SCRIPT[1], "Je t'ai attendu à la gare.", "en", "fr")])
+    cache.memory.forget()
+    human = cache.memory.match([query])[0]
+    assert human is not None and human.target == "Je t'ai attendu à la gare."
+    assert human.score >= cache.memory.policy.reuse_score
+
+
 def test_min_confidence_keeps_unsure_translations_out(tmp_path: Path) -> None:
     store = CacheManager(tmp_path, tm=TmPolicy(min_confidence=0.85))
     stored = store.memory.record([], [], [_entry(0, confidence=0.5), _entry(1, confidence=0.9)])
