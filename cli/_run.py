@@ -128,7 +128,13 @@ WorkflowOpt = Annotated[str, typer.Option(help=f"One of: {', '.join(WORKFLOWS)}.
 SourceOpt = Annotated[
     str | None, typer.Option(help="ISO 639-1 code of the dialogue (detected if omitted).")
 ]
-TargetOpt = Annotated[str | None, typer.Option(help="ISO 639-1 code to translate into.")]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="ISO 639-1 code to translate into: en by Whisper's translate task, any other "
+        "language by TRANSLATION_MODEL."
+    ),
+]
 ModelOpt = Annotated[
     str | None, typer.Option(help="Whisper model from the catalog (default WHISPER_MODEL).")
 ]

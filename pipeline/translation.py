@@ -208,6 +208,10 @@ def run(plan: JobPlan, state: JobState) -> JobState:
     report = MemoryReport.of(matches, reuse, stored)
     saved = sum(m.entry.compute_seconds for m in matches if m is not None and m.score >= reuse)
     done = StageReport.of_memory(report, started, found.off, saved)
+    if todo:  # which model wrote the rest: a text model, or Whisper from the speech
+        done = dataclasses.replace(
+            done, reason=f"{done.reason}; {len(todo)} by {plan.translator_id}"
+        )
     return state.done("translation", done, translation=result)
 
 
