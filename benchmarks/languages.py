@@ -169,7 +169,8 @@ def measure(clip: Clip, work: Path) -> dict[str, object]:
 
 
 def _loops(text: str) -> bool:
-    return compression_ratio(text) > 2.4 or collapse_loops(text) != text
+    said = " ".join(text.split())
+    return compression_ratio(said) > 2.4 or collapse_loops(said) != said
 
 
 def translation(clip: Clip, work: Path) -> dict[str, object]:
