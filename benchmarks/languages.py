@@ -33,11 +33,10 @@ from engines.asr import AsrSettings, WhisperxEngine, faster_whisper_model
 from engines.hallucination import collapse_loops, compression_ratio
 from engines.languages import detect_language
 from engines.media import demux
-from engines.models import MULTILINGUAL_MODEL, resolve_model
 from engines.translate import SpeechTranslator
 from pipeline import Settings
 from records import spoken_words
-from testkit import pyannote_sample, speak, speak_hindi
+from testkit import base_settings, pyannote_sample, speak, speak_hindi
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 MUSIC = Path("/usr/share/pushover/themes/castle.ogg")
@@ -134,23 +133,18 @@ def cer(reference: str, hypothesis: str) -> float:
     return Levenshtein.distance(ref, hyp) / max(1, len(ref))
 
 
-def settings(work: Path, language: str | None) -> AsrSettings:
-    model = resolve_model("whisperx", MULTILINGUAL_MODEL, {}, work, "X")
-    return AsrSettings(
-        model=model, language=language, device="cpu", compute_type="int8", batch_size=8,
-        beam_size=5, best_of=5, temperature=0.0, vad_method="pyannote", vad_onset=0.5,
-        vad_offset=0.363, threads=0, segment_seconds=SEGMENT_SECONDS,
-    )  # fmt: skip
+def settings(language: str | None) -> AsrSettings:
+    return base_settings(language, segment_seconds=SEGMENT_SECONDS)
 
 
 def measure(clip: Clip, work: Path) -> dict[str, object]:
     wav = demux(clip.wav, work / f"{clip.wav.stem}.16k.wav")
-    found = detect_language(wav, settings(work, None))
-    direct_model = faster_whisper_model(settings(work, None))
+    found = detect_language(wav, settings(None))
+    direct_model = faster_whisper_model(settings(None))
     audio = read_wav(wav)
     first, _, _ = direct_model.detect_language(audio=audio[: 30 * RATE])
     started = time.perf_counter()
-    ours = WhisperxEngine(settings(work, found.language)).transcribe(wav)
+    ours = WhisperxEngine(settings(found.language)).transcribe(wav)
     ours_s = time.perf_counter() - started
     started = time.perf_counter()
     segments, _ = direct_model.transcribe(audio, beam_size=5)
@@ -176,7 +170,7 @@ def _loops(text: str) -> bool:
 def translation(clip: Clip, work: Path) -> dict[str, object]:
     """Speech to English: ours line by line, Whisper's own over the clip."""
     wav = work / f"{clip.wav.stem}.16k.wav"
-    asr = settings(work, clip.language)
+    asr = settings(clip.language)
     lines = [line for s in WhisperxEngine(asr).transcribe(wav).segments for line in s.sentences()]
     started = time.perf_counter()
     ours = list(SpeechTranslator(asr).translate(wav, [(s.start, s.end) for s in lines]))

@@ -45,6 +45,7 @@ from ._media import (
     speak,
     speak_hindi,
 )
+from ._models import base_settings
 from ._services import S3_ENV, MotoS3, Postgres, moto_s3, postgres, shared_level, team_env
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "Postgres",
     "Score",
     "Truth",
+    "base_settings",
     "chromaprint_at",
     "decode_pcm",
     "faststart_copy",

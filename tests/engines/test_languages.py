@@ -7,29 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engines.asr import AsrSettings
 from engines.languages import LanguageError, check_language, choose_language, detect_language
 from engines.media import demux
-from engines.models import MULTILINGUAL_MODEL, resolve_model
-from testkit import SPOKEN_ES, SPOKEN_HI, pyannote_sample, speak, speak_hindi
-
-
-def _settings(tmp_path: Path) -> AsrSettings:
-    model = resolve_model("whisperx", MULTILINGUAL_MODEL, {}, tmp_path, "X")
-    return AsrSettings(
-        model=model,
-        language=None,
-        device="cpu",
-        compute_type="int8",
-        batch_size=8,
-        beam_size=5,
-        best_of=5,
-        temperature=0.0,
-        vad_method="pyannote",
-        vad_onset=0.5,
-        vad_offset=0.363,
-        threads=0,
-    )
+from testkit import SPOKEN_ES, SPOKEN_HI, base_settings, pyannote_sample, speak, speak_hindi
 
 
 def test_hindi_and_urdu_count_as_one_and_are_written_as_hindi() -> None:
@@ -45,7 +25,7 @@ def test_hindi_and_urdu_count_as_one_and_are_written_as_hindi() -> None:
 
 @pytest.mark.slow
 def test_detects_real_english_spanish_and_hindi(tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
+    settings = base_settings(None)
     real = demux(
         pyannote_sample() / "sample.wav", tmp_path / "real.wav"
     )  # two people on a phone line

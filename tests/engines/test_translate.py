@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.asr import AsrSettings, read_wav
+from engines.asr import read_wav
 from engines.hallucination import collapse_loops, compression_ratio
 from engines.media import demux
-from engines.models import MULTILINGUAL_MODEL, resolve_model
+from engines.models import resolve_model
 from engines.translate import SpeechTranslator, TranslationError, TranslationSettings, Translator
 from records import spoken_words
-from testkit import SPOKEN, SPOKEN_ES, SPOKEN_HI, speak, speak_hindi, tiny_marian
+from testkit import SPOKEN, SPOKEN_ES, SPOKEN_HI, base_settings, speak, speak_hindi, tiny_marian
 
 
 def _settings(folder: Path, batch_size: int = 2) -> TranslationSettings:
@@ -41,24 +41,6 @@ def test_folder_without_config_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "broken" / "weights.bin").write_bytes(b"0")
     with pytest.raises(TranslationError, match=r"config\.json"):
         Translator(_settings(tmp_path / "broken"))
-
-
-def _speech_settings(tmp_path: Path, language: str) -> AsrSettings:
-    model = resolve_model("whisperx", MULTILINGUAL_MODEL, {}, tmp_path, "X")
-    return AsrSettings(
-        model=model,
-        language=language,
-        device="cpu",
-        compute_type="int8",
-        batch_size=4,
-        beam_size=5,
-        best_of=5,
-        temperature=0.0,
-        vad_method="pyannote",
-        vad_onset=0.5,
-        vad_offset=0.363,
-        threads=0,
-    )
 
 
 def _lines(
@@ -92,7 +74,7 @@ def test_whisper_translates_each_span_of_speech_into_english(tmp_path: Path, lan
     wav, spans = _lines(tmp_path, language, lines)
     seen: list[float] = []
     out = list(
-        SpeechTranslator(_speech_settings(tmp_path, language)).translate(wav, spans, seen.append)
+        SpeechTranslator(base_settings(language, batch_size=4)).translate(wav, spans, seen.append)
     )
     assert len(out) == len(spans) and seen[-1] == 100
     for t in out:
