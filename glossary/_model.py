@@ -271,13 +271,14 @@ class _Matcher:
 
 
 def _across(entries: Iterable[GlossaryEntry]) -> dict[tuple[bool, tuple[str, ...]], GlossaryEntry]:
-    """Each form's spelling keys, under the script of text it matches in (the other one)."""
+    """Each form's spelling keys, under the script of text it matches in (the other one), for
+    the entries that have no form of their own in that script (the others match directly)."""
     out: dict[tuple[bool, tuple[str, ...]], GlossaryEntry] = {}
     for entry in entries:
-        for form in entry.surface_forms:
-            indic = INDIC_WORD.findall(form)
-            words = indic or LATIN_WORD.findall(form)
-            if words:
+        scripts = [bool(INDIC_WORD.search(form)) for form in entry.surface_forms]
+        for form, indic in zip(entry.surface_forms, scripts, strict=True):
+            words = INDIC_WORD.findall(form) if indic else LATIN_WORD.findall(form)
+            if words and (all(scripts) if indic else not any(scripts)):  # none in the other
                 out.setdefault((not indic, tuple(word_keys(words))), entry)
     return out
 

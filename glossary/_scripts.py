@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from records import indic_language, romanized
 
@@ -29,6 +30,7 @@ _KEY_RULES = (
 _romanized: dict[str, str] = {}  # Indic word: its romanization, for the life of the process
 
 
+@lru_cache(maxsize=1 << 16)
 def spelling_key(latin: str) -> str:
     """A Latin spelling with its Hindi-name variants folded: ``jay`` and ``jai`` are one."""
     key = latin.casefold()
