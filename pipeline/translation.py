@@ -7,7 +7,7 @@ When the model loses a placeholder, the segment is translated around its terms i
 protected term always comes out as the glossary says.
 
 With no text model (no ``TRANSLATION_MODEL``) and English as the target, Whisper translates
-the speech of each segment left over, and the glossary's renderings are put into what it says.
+the speech of each line left over, and the glossary's renderings are put into what it says.
 Either way the memory keeps each English line against the source line it stands for, so a
 later job, on this audio or another, reuses it.
 """
