@@ -163,6 +163,10 @@ ScriptOpt = Annotated[
     str,
     typer.Option(help="native, or latin: Hindi (any Indic script) romanized as people type it."),
 ]
+SpeakersOpt = Annotated[
+    int | None,
+    typer.Option(help="How many people speak, when known (default: diarization finds out).", min=1),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")]
 
@@ -180,6 +184,7 @@ def _request(
     formats: str | None,
     audio_track: int | None,
     script: str,
+    speakers: int | None,
 ) -> JobRequest:
     if workflow not in WORKFLOWS:
         raise fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
@@ -196,6 +201,7 @@ def _request(
         formats=formats,
         audio_track=audio_track,
         script=script,
+        speakers=speakers,
     )
 
 
@@ -235,6 +241,7 @@ def run(
     formats: FormatsOpt = None,
     audio_track: TrackOpt = None,
     script: ScriptOpt = "native",
+    speakers: SpeakersOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -253,6 +260,7 @@ def run(
         formats,
         audio_track,
         script,
+        speakers,
     )
     # Like the progress bars, the estimate is for a person watching a terminal.
     announce = _announce if not as_json and err.is_terminal else None
@@ -276,6 +284,7 @@ def submit(
     formats: FormatsOpt = None,
     audio_track: TrackOpt = None,
     script: ScriptOpt = "native",
+    speakers: SpeakersOpt = None,
     deployment: Annotated[
         str, typer.Option(help="The subtitle-job deployment to trigger.")
     ] = "subtitle-job/cpu",
@@ -298,6 +307,7 @@ def submit(
         formats,
         audio_track,
         script,
+        speakers,
     )
 
     def submitted(url: str) -> None:

@@ -48,7 +48,8 @@ def _words_of(segment: Segment) -> Iterator[_Word]:
     if timed and all(w.start is not None and w.end is not None for w in timed):
         for w in timed:
             assert w.start is not None and w.end is not None
-            yield _Word(w.word.strip(), w.start, max(w.end, w.start), segment.speaker)
+            speaker = w.speaker or segment.speaker  # a segment may hold a change of speaker
+            yield _Word(w.word.strip(), w.start, max(w.end, w.start), speaker)
         return
     texts = segment.text.split()
     total = sum(len(t) + 1 for t in texts) or 1

@@ -88,7 +88,6 @@ class AsrSettings:
     # the audio goes through media.denoise first
     denoise: bool = field(default=False, metadata=_tuned("asr_denoise"))
     align_model: ResolvedModel | None = None  # words are timed by their own stage
-    diarization_model: ResolvedModel | None = None
 
     def key_parts(self) -> dict[str, Any]:
         script = SCRIPTS.get(self.language or "")
@@ -97,9 +96,9 @@ class AsrSettings:
             "model_version": self.model.version,
             "language": self.language,
             **{name: getattr(self, name) for name in TUNED},
-            "diarization_model": (
-                self.diarization_model.version if self.diarization_model else None
-            ),
+            # Speakers are their own stage now; the part stays so that transcripts stored
+            # before keep their keys.
+            "diarization_model": None,
             **({"script": script[0]} if script else {}),
         }
 
@@ -276,10 +275,6 @@ class WhisperxEngine:
             progress_callback=progress,
         )
         segments: list[dict[str, Any]] = result["segments"]
-        if self.settings.diarization_model is not None:
-            segments = self._diarize(segments, audio)
-        else:
-            log.info("diarization skipped: no local pipeline configured (DIARIZATION_MODEL_DIR)")
         return segments
 
     def _no_speech(
@@ -327,17 +322,6 @@ class WhisperxEngine:
             for n, result in zip(batch, results, strict=True):
                 out[n] = round(float(result.no_speech_prob), 4)
         return out
-
-    def _diarize(self, segments: list[dict[str, Any]], audio: Any) -> Any:
-        import whisperx
-        from whisperx.diarize import DiarizationPipeline
-
-        assert self.settings.diarization_model is not None
-        diarizer = DiarizationPipeline(
-            model_name=str(self.settings.diarization_model.path), device=self.settings.device
-        )
-        turns = diarizer(audio)
-        return whisperx.assign_word_speakers(turns, {"segments": segments})["segments"]
 
 
 def read_wav(wav: Path) -> Any:

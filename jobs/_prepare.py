@@ -11,12 +11,14 @@ from cache_store import SourceStat
 from cues import FormatError, parse_formats
 from engines import media
 from engines.asr import TUNED, AsrSettings, check_alignment_ready
+from engines.diarize import DiarizationSettings
 from engines.languages import LanguageError, check_language
 from engines.models import (
     ENGLISH_MODEL,
     MULTILINGUAL_MODEL,
     ModelNotFoundError,
     ResolvedModel,
+    diarization_model,
     is_multilingual,
     resolve_model,
 )
@@ -111,6 +113,32 @@ def _speech_model(choice: ModelChoice | None, named: ResolvedModel) -> ResolvedM
     return model
 
 
+def _diarization(
+    request: JobRequest, settings: Settings, device: str
+) -> DiarizationSettings | None:
+    """On where the weights are (ENABLE_DIARIZATION unset) or when asked for."""
+    if settings.enable_diarization is False:
+        if request.speakers is not None:
+            raise JobError("--speakers needs diarization: ENABLE_DIARIZATION is false")
+        return None
+    model = diarization_model(settings.diarization_model_dir)
+    if model is None:
+        if settings.enable_diarization or request.speakers is not None:
+            raise JobError(
+                "no diarization weights installed (nothing is downloaded at run time): run "
+                "scripts/setup.sh, or set DIARIZATION_MODEL_DIR"
+            )
+        return None
+    low, high = settings.diarization_min_speakers, settings.diarization_max_speakers
+    if low is not None and high is not None and low > high:
+        raise JobError(
+            f"DIARIZATION_MIN_SPEAKERS ({low}) is more than DIARIZATION_MAX_SPEAKERS ({high})"
+        )
+    if request.speakers is not None and request.speakers < 1:
+        raise JobError(f"--speakers {request.speakers}: give 1 or more")
+    return DiarizationSettings(model, device, request.speakers, low, high)
+
+
 def prepare(request: JobRequest, settings: Settings, progress: Progress | None = None) -> JobPlan:
     """Validate the request and resolve its models before anything is decoded or stored."""
     _check(request, settings)
@@ -148,9 +176,6 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
         device=device,
         threads=settings.threads,
         align_model=optional("alignment", settings.align_model_dir, "ALIGN_MODEL_DIR"),
-        diarization_model=optional(
-            "pyannote", settings.diarization_model_dir, "DIARIZATION_MODEL_DIR"
-        ),
         **{name: getattr(settings, variable) for name, variable in TUNED.items()}
         | {"compute_type": settings.compute_type_for(device)},
     )
@@ -189,4 +214,5 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
         models=choice,
         script=request.script,
         speech_model=speech_model,
+        diarization=_diarization(request, settings, device),
     )

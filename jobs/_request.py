@@ -32,6 +32,7 @@ class JobRequest:
     formats: str | None = None  # the subtitle files to write, "srt,vtt" (default SUBTITLE_FORMATS)
     audio_track: int | None = None  # ffmpeg's 0:a:N; None: chosen by language tag, then default
     script: str = "native"  # "latin": Indic-script subtitles romanized (Hinglish)
+    speakers: int | None = None  # --speakers: diarize into exactly this many
 
     @property
     def track(self) -> str:

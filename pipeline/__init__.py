@@ -6,7 +6,7 @@ everything else derives from: the Prefect tasks, the gpu hand-off, the store's f
 reports and the optimizer's per-stage models.
 """
 
-from . import asr, demux, fingerprint, glossary, subtitles, translation, words
+from . import asr, demux, diarization, fingerprint, glossary, subtitles, translation, words
 from ._advice import candidates, checked_optimizer, features, model_cost, optimizer_for, recommend
 from ._asr_settings import adopt, asr_settings_for
 from ._plan import WORKFLOWS, DecodedAudio, JobPlan, ModelChoice, Progress, Workflow
@@ -20,6 +20,7 @@ STAGES: tuple[Stage, ...] = (
     fingerprint.STAGE,
     asr.STAGE,
     words.STAGE,
+    diarization.STAGE,
     glossary.STAGE,
     translation.STAGE,
     subtitles.STAGE,

@@ -17,6 +17,7 @@ from cache_manager import CacheManager
 from cache_store import SourceStat
 from engines import media
 from engines.asr import AsrSettings
+from engines.diarize import DiarizationSettings
 from engines.models import ResolvedModel
 from engines.translate import TranslationSettings
 from glossary import Glossary
@@ -108,6 +109,7 @@ class JobPlan:
     models: ModelChoice | None = None  # None: the user named the model
     script: str = "native"  # "latin": subtitles in an Indic script are romanized
     speech_model: ResolvedModel | None = None  # the multilingual Whisper that translates speech
+    diarization: DiarizationSettings | None = None  # None: no diarization
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
 

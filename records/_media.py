@@ -5,10 +5,18 @@ from __future__ import annotations
 import base64
 import re
 import struct
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-__all__ = ["AudioFingerprint", "NoiseProfile", "Segment", "Transcript", "Word"]
+__all__ = [
+    "AudioFingerprint",
+    "Diarization",
+    "NoiseProfile",
+    "Segment",
+    "SpeakerTurn",
+    "Transcript",
+    "Word",
+]
 
 # A word that ends a sentence: its last letter followed by a full stop, question or exclamation
 # mark (Latin, Devanagari's danda, Arabic, CJK), then perhaps a closing quote or bracket.
@@ -21,6 +29,13 @@ class Word:
     start: float | None = None
     end: float | None = None
     score: float | None = None
+    speaker: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.speaker is None:  # transcripts without speakers are stored as they always were
+            del out["speaker"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,7 @@ class Segment:
         if self.confidence is not None:
             out["confidence"] = self.confidence
         if self.words:
-            out["words"] = [asdict(w) for w in self.words]
+            out["words"] = [w.to_dict() for w in self.words]
         if self.speaker is not None:
             out["speaker"] = self.speaker
         return out
@@ -166,4 +181,75 @@ class AudioFingerprint:
             created_at=d["created_at"],
             language_detected=d.get("language_detected"),
             language_probs={str(k): float(v) for k, v in d.get("language_probs", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Who speaks when (turns in time order, none overlapping) and each speaker's voice: the
+    unit-length mean of their speaker embeddings, to tell the same voice in another job."""
+
+    turns: tuple[SpeakerTurn, ...]
+    voices: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.speaker for t in self.turns))
+
+    def speaker_at(self, start: float, end: float) -> str | None:
+        """Who speaks most between ``start`` and ``end``; for a span no turn overlaps, the
+        speaker of the nearest turn within a second, else None."""
+        talk: dict[str, float] = {}
+        for t in self.turns:
+            overlap = min(end, t.end) - max(start, t.start)
+            if overlap > 0:
+                talk[t.speaker] = talk.get(t.speaker, 0.0) + overlap
+        if talk:
+            return max(talk, key=talk.__getitem__)
+        gaps = [(max(t.start - end, start - t.end), t.speaker) for t in self.turns]
+        near = min(gaps, default=None)
+        return near[1] if near is not None and near[0] <= 1.0 else None
+
+    def label(self, transcript: Transcript) -> Transcript:
+        """``transcript`` with a speaker on every word (whoever speaks most over it) and on
+        every segment (whoever speaks most of its words' time, or of its span when its words
+        are untimed)."""
+        segments = []
+        for segment in transcript.segments:
+            words = tuple(
+                replace(w, speaker=self.speaker_at(w.start, w.end))
+                if w.start is not None and w.end is not None
+                else w
+                for w in segment.words
+            )
+            said: dict[str, float] = {}
+            for w in words:
+                if w.speaker is not None and w.start is not None and w.end is not None:
+                    said[w.speaker] = said.get(w.speaker, 0.0) + max(w.end - w.start, 0.01)
+            speaker = (
+                max(said, key=said.__getitem__)
+                if said
+                else self.speaker_at(segment.start, segment.end)
+            )
+            segments.append(replace(segment, words=words, speaker=speaker))
+        return replace(transcript, segments=tuple(segments))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "turns": [[t.start, t.end, t.speaker] for t in self.turns],
+            "voices": {k: list(v) for k, v in self.voices.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Diarization:
+        return cls(
+            turns=tuple(SpeakerTurn(float(a), float(b), str(s)) for a, b, s in d["turns"]),
+            voices={str(k): tuple(float(x) for x in v) for k, v in d.get("voices", {}).items()},
         )
