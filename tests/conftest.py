@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,10 @@ from testkit import (
     speak,
     team_env,
 )
+
+# Diarization costs ~1 CPU minute per minute of audio on 2 cores: off for every test but those
+# about speakers, which turn it on (tests/engines/test_diarize.py, tests/cli/test_speakers.py).
+os.environ.setdefault("ENABLE_DIARIZATION", "false")
 
 
 class Clock:

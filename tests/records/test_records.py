@@ -50,3 +50,28 @@ def test_a_segment_is_cut_into_sentences_by_its_word_times() -> None:
     assert other.sentences() == (other,)
     single = Segment(0.0, 2.0, "Just one.", words=(Word("Just", 0, 1), Word("one.", 1, 2)))
     assert single.sentences() == (single,)
+
+
+def test_turns_label_every_word_and_segment() -> None:
+    from records import Diarization, SpeakerTurn
+
+    turns = Diarization((SpeakerTurn(0.0, 2.0, "A"), SpeakerTurn(2.2, 5.0, "B")), {"A": (1.0, 0.0)})
+    said = Segment(
+        0.0,
+        5.0,
+        "Hello there. Hi.",
+        words=(Word("Hello", 0.1, 0.6), Word("there.", 0.7, 1.9), Word("Hi.", 2.5, 4.8)),
+    )
+    untimed = Segment(5.2, 5.6, "Yes.")
+    far = Segment(9.0, 9.5, "Later.")
+    labelled = turns.label(Transcript("en", (said, untimed, far)))
+    first, second, third = labelled.segments
+    assert [w.speaker for w in first.words] == ["A", "A", "B"]
+    assert first.speaker == "B"  # B speaks most of its words' time (2.3 s against 1.7 s)
+    assert second.speaker == "B"  # no turn over it: the nearest, within a second
+    assert third.speaker is None  # nobody near
+    assert turns.speakers == ("A", "B")
+    assert Diarization.from_dict(turns.to_dict()) == turns
+    # A transcript without speakers is stored as it always was.
+    assert "speaker" not in Word("x", 0.0, 1.0).to_dict()
+    assert Segment.from_dict(first.to_dict()) == first
