@@ -167,6 +167,13 @@ SpeakersOpt = Annotated[
     int | None,
     typer.Option(help="How many people speak, when known (default: diarization finds out).", min=1),
 ]
+LabelsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--speaker-labels",
+        help='Start a cue with its speaker ("[Jai]") where the speaker changes.',
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")]
 
@@ -185,6 +192,7 @@ def _request(
     audio_track: int | None,
     script: str,
     speakers: int | None,
+    speaker_labels: bool,
 ) -> JobRequest:
     if workflow not in WORKFLOWS:
         raise fail(f"unknown workflow {workflow!r}: use one of {', '.join(WORKFLOWS)}", 2)
@@ -202,6 +210,7 @@ def _request(
         audio_track=audio_track,
         script=script,
         speakers=speakers,
+        speaker_labels=speaker_labels,
     )
 
 
@@ -242,6 +251,7 @@ def run(
     audio_track: TrackOpt = None,
     script: ScriptOpt = "native",
     speakers: SpeakersOpt = None,
+    speaker_labels: LabelsOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -261,6 +271,7 @@ def run(
         audio_track,
         script,
         speakers,
+        speaker_labels,
     )
     # Like the progress bars, the estimate is for a person watching a terminal.
     announce = _announce if not as_json and err.is_terminal else None
@@ -285,6 +296,7 @@ def submit(
     audio_track: TrackOpt = None,
     script: ScriptOpt = "native",
     speakers: SpeakersOpt = None,
+    speaker_labels: LabelsOpt = False,
     deployment: Annotated[
         str, typer.Option(help="The subtitle-job deployment to trigger.")
     ] = "subtitle-job/cpu",
@@ -308,6 +320,7 @@ def submit(
         audio_track,
         script,
         speakers,
+        speaker_labels,
     )
 
     def submitted(url: str) -> None:

@@ -1,7 +1,8 @@
 """Cues from timed words, to a style profile.
 
 Words are grouped where a subtitler would cut: never across a speaker change or a long pause;
-preferably at a sentence's end, a pause or a clause. Among the groupings that fit the lines,
+preferably at a sentence's end, a pause or a clause. Two short lines of a quick exchange share
+one cue as a dialogue pair, each line led by a dash (``_paired``). Among the groupings that fit the lines,
 the one with the best breaks and reading speed wins (a shortest path over word boundaries).
 Each cue then starts on its first word; its out-time runs into the following silence as far as
 reading speed and the minimum duration ask (the profile bounds how far), stops short of the
@@ -31,6 +32,8 @@ _OVER = 40.0  # cost of a second of reading time a cue lacks
 _FAIL = 30.0  # cost of a cue that fails a QC rule
 _SLACK = 0.001  # seconds: the QC's tolerance
 _TRIM = 1.0  # cost of each word condensing drops
+DASH = "- "  # leads each line of a dialogue pair (Netflix: one line per speaker)
+PAIR_GAP = 1.0  # seconds: at most this between two lines of a pair, a quick exchange
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,19 @@ def _phrases(words: Sequence[_Word]) -> Iterator[list[_Word]]:
 class _Planner:
     """The cues of one phrase, as a shortest path over its word boundaries."""
 
-    def __init__(self, words: list[_Word], after: float | None, profile: Profile, lang: str | None):
+    def __init__(
+        self,
+        words: list[_Word],
+        after: float | None,
+        profile: Profile,
+        lang: str | None,
+        label: str | None = None,
+    ):
         self.words, self.after, self.profile, self.lang = words, after, profile, lang
+        self.label = label  # "[Jai]": leads the phrase's first cue, and takes room in its line
+
+    def _labelled(self, i: int, texts: list[str]) -> list[str]:
+        return [self.label, *texts] if self.label and i == 0 else texts
 
     def next_start(self, j: int) -> float | None:
         return self.words[j].start if j < len(self.words) else self.after
@@ -90,10 +104,12 @@ class _Planner:
         if end - start > p.max_duration and j - i > 1:
             return None
         texts = [w.text for w in words]
-        found = self._shown(texts, i, j)
+        found = self._shown(self._labelled(i, texts), i, j)
         if p.condense and (found is None or found[2] > 0):
             short = condensed(texts, self.lang)
-            trimmed = self._shown(short, i, j) if len(short) < len(texts) else None
+            trimmed = (
+                self._shown(self._labelled(i, short), i, j) if len(short) < len(texts) else None
+            )
             if trimmed is not None and (found is None or trimmed[0] < found[0]):
                 found = (trimmed[0] + _TRIM * (len(texts) - len(short)), *trimmed[1:])
         if found is None:
@@ -173,15 +189,63 @@ def cue_end(
     return end
 
 
-def build_cues(transcript: Transcript, profile: Profile) -> list[Cue]:
-    """The transcript's cues under ``profile`` (its reading speed already the language's)."""
+def build_cues(
+    transcript: Transcript, profile: Profile, speaker_labels: bool = False
+) -> list[Cue]:
+    """The transcript's cues under ``profile`` (its reading speed already the language's).
+    With ``speaker_labels``, a cue where the speaker changes starts with "[Speaker]"."""
     words = [w for seg in transcript.segments for w in _words_of(seg)]
     phrases = list(_phrases(words))
     planned: list[Cue] = []
     for k, phrase in enumerate(phrases):
         after = phrases[k + 1][0].start if k + 1 < len(phrases) else None
-        planned.extend(_Planner(phrase, after, profile, transcript.language).plan())
-    return list(_timed(planned, profile))
+        speaker = phrase[0].speaker
+        changed = speaker is not None and (k == 0 or phrases[k - 1][0].speaker != speaker)
+        label = f"[{speaker}]" if speaker_labels and changed else None
+        planned.extend(_Planner(phrase, after, profile, transcript.language, label).plan())
+    return list(_timed(_paired(planned, profile), profile))
+
+
+def _lacking(cue: Cue, next_start: float | None, p: Profile) -> float:
+    """Seconds of reading time ``cue`` lacks before ``next_start``."""
+    shown = cue_end(cue.start, cue.end, cue.chars, next_start, p) - cue.start
+    return max(0.0, max(p.min_duration, cue.chars / p.max_cps) - shown)
+
+
+def _paired(cues: Sequence[Cue], p: Profile) -> list[Cue]:
+    """Two one-line cues of two speakers in a quick exchange, where either alone is on screen
+    too briefly to be read, as one cue: "- Are you coming?" over "- In a minute." (cues are
+    in speech time here)."""
+    out: list[Cue] = []
+    k = 0
+    while k < len(cues):
+        a = cues[k]
+        b = cues[k + 1] if k + 1 < len(cues) else None
+        if b is not None and _pairs(a, b, cues[k + 2].start if k + 2 < len(cues) else None, p):
+            lines = (DASH + a.lines[0], DASH + b.lines[0])
+            out.append(Cue(a.start, b.end, lines, a.speaker, a.start, b.end))
+            k += 2
+            continue
+        out.append(a)
+        k += 1
+    return out
+
+
+def _pairs(a: Cue, b: Cue, after: float | None, p: Profile) -> bool:
+    if a.speaker is None or b.speaker is None or a.speaker == b.speaker:
+        return False
+    if len(a.lines) != 1 or len(b.lines) != 1 or p.max_lines < 2:
+        return False
+    width = len(DASH) + max(len(a.lines[0]), len(b.lines[0]))
+    if width > p.max_chars_per_line or b.start - a.end > PAIR_GAP:
+        return False
+    if b.end - a.start > p.max_duration:
+        return False
+    alone = max(_lacking(a, b.start, p), _lacking(b, after, p))
+    if alone <= _SLACK:
+        return False
+    pair = Cue(a.start, b.end, (DASH + a.lines[0], DASH + b.lines[0]))
+    return _lacking(pair, after, p) < alone
 
 
 def _timed(cues: Sequence[Cue], p: Profile) -> Iterator[Cue]:

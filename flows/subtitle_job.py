@@ -68,7 +68,7 @@ def _on_gpu_pool(stage: Stage, plan: JobPlan, state: JobState, request: JobReque
     params = {
         k: v
         for k, v in request.to_parameters().items()
-        if k not in ("out", "reference", "formats", "script")  # the job's own business
+        if k not in ("out", "reference", "formats", "script", "speaker_labels")  # the job's own business
     }
     params |= {"stage": stage.name, "state": state.to_json()}
     run = cast(  # the sync call of an async-dispatching function
@@ -128,6 +128,7 @@ def subtitle_job(
     audio_track: int | None = None,
     script: str = "native",
     speakers: int | None = None,
+    speaker_labels: bool = False,
 ) -> dict[str, Any]:
     """Subtitle one film: demux, fingerprint, ASR, word timing, optional translation, then
     cues to the style profile, checked, in each subtitle format.
@@ -149,6 +150,7 @@ def subtitle_job(
             the source language, else the default track.
         script: native, or latin for Indic-script subtitles romanized (Hinglish).
         speakers: How many people speak, when known (default: diarization finds out).
+        speaker_labels: Start a cue with the speaker ("[Jai]") where the speaker changes.
     """
     request = JobRequest.from_parameters(locals())  # the parameters, and nothing else yet
     here = _prepared.get()

@@ -213,6 +213,7 @@ def prepare(request: JobRequest, settings: Settings, progress: Progress | None =
         detect_with=detect_with,
         models=choice,
         script=request.script,
+        speaker_labels=request.speaker_labels,
         speech_model=speech_model,
         diarization=_diarization(request, settings, device),
     )

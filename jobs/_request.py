@@ -33,6 +33,7 @@ class JobRequest:
     audio_track: int | None = None  # ffmpeg's 0:a:N; None: chosen by language tag, then default
     script: str = "native"  # "latin": Indic-script subtitles romanized (Hinglish)
     speakers: int | None = None  # --speakers: diarize into exactly this many
+    speaker_labels: bool = False  # --speaker-labels: "[Jai]" where the speaker changes
 
     @property
     def track(self) -> str:

@@ -108,6 +108,7 @@ class JobPlan:
     detect_with: AsrSettings | None = None
     models: ModelChoice | None = None  # None: the user named the model
     script: str = "native"  # "latin": subtitles in an Indic script are romanized
+    speaker_labels: bool = False  # cues start "[Jai]" where the speaker changes
     speech_model: ResolvedModel | None = None  # the multilingual Whisper that translates speech
     diarization: DiarizationSettings | None = None  # None: no diarization
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex)

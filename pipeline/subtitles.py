@@ -23,7 +23,7 @@ def _write(plan: JobPlan, native: Transcript) -> tuple[dict[str, str], QcReport]
     transcript = romanize(native) if plan.script == "latin" else native
     latin = transcript is not native
     profile = plan.settings.subtitle_profile_for(transcript.language)
-    cues = build_cues(transcript, profile)
+    cues = build_cues(transcript, profile, plan.speaker_labels)
     qc = check(cues, profile, transcript.language)
     log.info(
         "subtitles %s: %d cues, %.0f%% pass every %s rule%s",

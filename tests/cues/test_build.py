@@ -84,3 +84,35 @@ def test_hindi_reads_at_its_own_speed() -> None:
     assert profile_for("netflix", "hi").max_cps == 22
     assert isinstance(build_cues(Transcript("hi", ()), profile_for("netflix", "hi")), list)
     assert Cue(0.0, 1.0, ("नमस्ते",)).chars == 6
+
+
+def _said(text: str, start: float, end: float, speaker: str) -> Segment:
+    return Segment(start, end, text, words=(Word(text, start, end, 0.9),), speaker=speaker)
+
+
+def test_a_quick_exchange_is_one_dialogue_pair() -> None:
+    p = profile_for("netflix", "en")
+    exchange = (
+        _said("Coming?", 0.5, 0.9, "SPEAKER_00"),
+        _said("Yes.", 1.0, 1.3, "SPEAKER_01"),
+        spoken("Then hurry, we are late.", 1.5, "SPEAKER_00"),
+    )
+    cues = build_cues(Transcript("en", exchange), p)
+    assert cues[0].lines == ("- Coming?", "- Yes.")
+    assert cues[0].speaker == "SPEAKER_00" and cues[1].text == "Then hurry, we are late."
+    assert check(cues, p, "en").passed
+    # Readable apart, two speakers keep their own cues.
+    apart = build_cues(Transcript("en", (exchange[0], _said("Yes.", 3.0, 3.3, "B"))), p)
+    assert [c.lines for c in apart] == [("Coming?",), ("Yes.",)]
+
+
+def test_speaker_labels_lead_each_change_and_fit_the_line() -> None:
+    p = profile_for("netflix", "en")
+    a = spoken("Where were you last night? I waited for you at the station.", 0.5, "Jai")
+    b = spoken("At home.", 5.3, "SPEAKER_01")
+    c = spoken("I was at home the whole evening, reading letters.", 7.0, "SPEAKER_01")
+    cues = build_cues(Transcript("en", (a, b, c)), p, speaker_labels=True)
+    assert cues[0].lines[0].startswith("[Jai] Where")
+    assert [x.text for x in cues].count("[SPEAKER_01] At home.") == 1
+    assert not any("[" in x.text for x in cues[2:])  # the same speaker goes on unlabelled
+    assert all(len(line) <= p.max_chars_per_line for x in cues for line in x.lines)
