@@ -112,3 +112,48 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="A glossary .json file.
     print(
         f"imported {len(terms)} entries into {glossary.movie_id}" + (f": {shown}" if terms else "")
     )
+
+
+@app.command("speakers")
+def speakers_cmd(movie_id: MovieArg, as_json: Json = False) -> None:
+    """List a film's speakers: the labels its jobs show, the names given them, how much of
+    their speech the film has heard, and the names its dialogue calls them by."""
+    store = _store()
+    cast, glossary = guard(lambda: (store.cast(movie_id), store.load(movie_id)))
+
+    def hints(shown: str) -> list[str]:
+        """Names the dialogue said to this speaker (learned, never applied by themselves)."""
+        return [
+            e.term
+            for e in glossary.entries
+            if e.type == "character_name" and e.source != "user" and shown in e.speakers
+        ]
+
+    heard = [(m, hints(m.shown)) for m in cast.members]
+    if as_json:
+        rows = [
+            {"label": m.label, "name": m.name, "seconds": round(m.seconds, 1), "hints": h}
+            for m, h in heard
+        ]
+        emit({"movie_id": cast.movie_id, "speakers": rows})
+        return
+    if not heard:
+        err.print(f"no speakers heard for {cast.movie_id} yet", highlight=False)
+        return
+    table = Table("label", "name", "speech (s)", "called (hint)", title=cast.movie_id)
+    for m, h in heard:
+        table.add_row(m.label, m.name or "", f"{m.seconds:.1f}", ", ".join(h))
+    Console(soft_wrap=True).print(table)
+
+
+@app.command("speaker")
+def speaker_cmd(
+    movie_id: MovieArg,
+    label: Annotated[str, typer.Argument(help="A speaker label the film's subtitles show.")],
+    name: Annotated[str, typer.Option("--name", help="What to call this speaker.")],
+) -> None:
+    """Name a film's speaker: its later jobs (re-cuts, the next episode with the same
+    --movie-id) show that voice under this name."""
+    cast = guard(lambda: _store().name_speaker(movie_id, label, name))
+    member = cast.member(name.strip())
+    print(f"{cast.movie_id}: {member.label} is now {member.name}")

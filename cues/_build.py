@@ -1,9 +1,9 @@
 """Cues from timed words, to a style profile.
 
 Words are grouped where a subtitler would cut: never across a speaker change or a long pause;
-preferably at a sentence's end, a pause or a clause. Two short lines of a quick exchange share
-one cue as a dialogue pair, each line led by a dash (``_paired``). Among the groupings that fit the lines,
+preferably at a sentence's end, a pause or a clause. Among the groupings that fit the lines,
 the one with the best breaks and reading speed wins (a shortest path over word boundaries).
+Two short lines of a quick exchange share one cue as a dialogue pair, each led by a dash.
 Each cue then starts on its first word; its out-time runs into the following silence as far as
 reading speed and the minimum duration ask (the profile bounds how far), stops short of the
 next cue by the minimum gap, and closes a gap shorter than the chaining threshold.
@@ -189,9 +189,7 @@ def cue_end(
     return end
 
 
-def build_cues(
-    transcript: Transcript, profile: Profile, speaker_labels: bool = False
-) -> list[Cue]:
+def build_cues(transcript: Transcript, profile: Profile, speaker_labels: bool = False) -> list[Cue]:
     """The transcript's cues under ``profile`` (its reading speed already the language's).
     With ``speaker_labels``, a cue where the speaker changes starts with "[Speaker]"."""
     words = [w for seg in transcript.segments for w in _words_of(seg)]

@@ -68,7 +68,8 @@ def _on_gpu_pool(stage: Stage, plan: JobPlan, state: JobState, request: JobReque
     params = {
         k: v
         for k, v in request.to_parameters().items()
-        if k not in ("out", "reference", "formats", "script", "speaker_labels")  # the job's own business
+        if k
+        not in ("out", "reference", "formats", "script", "speaker_labels")  # the job's own business
     }
     params |= {"stage": stage.name, "state": state.to_json()}
     run = cast(  # the sync call of an async-dispatching function

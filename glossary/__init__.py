@@ -2,8 +2,10 @@
 learned from its transcripts, used to respell names and to carry terms through translation.
 
 Its files live under ``{cache_dir}/glossary_learned`` (``GlossaryStore``); film ids name them.
+A film's cast (``Cast``) keeps its speakers' voices there too, and the names users give them.
 """
 
+from ._cast import SAME_VOICE, Cast, CastMember
 from ._films import movie_id_from_path
 from ._learn import LearnReport, extract_character_names, extract_cultural_terms
 from ._model import (
@@ -22,7 +24,10 @@ from ._store import GLOBAL_ID, GlossaryStore
 
 __all__ = [
     "GLOBAL_ID",
+    "SAME_VOICE",
     "TERM_TYPES",
+    "Cast",
+    "CastMember",
     "Glossary",
     "GlossaryEntry",
     "GlossaryError",

@@ -50,18 +50,18 @@ class _Tally:
     scores: list[float] = field(default_factory=list)
     non_initial: int = 0
     lower: int = 0  # the same word in lower case: evidence of a common word
-    speakers: Counter[str] = field(default_factory=Counter)
+    speakers: Counter[str] = field(default_factory=Counter)  # whom the word was said to
     contexts: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return len(self.scores)
 
-    def add(self, score: float, initial: bool, segment: Segment) -> None:
+    def add(self, score: float, initial: bool, segment: Segment, to: str | None = None) -> None:
         self.scores.append(score)
         self.non_initial += not initial
-        if segment.speaker:
-            self.speakers[segment.speaker] += 1
+        if to:
+            self.speakers[to] += 1
         line = segment.text.strip()[:MAX_CONTEXT_CHARS]
         if line and line not in self.contexts and len(self.contexts) < MAX_CONTEXTS:
             self.contexts.append(line)
@@ -97,7 +97,8 @@ def extract_character_names(
     policy = policy or GlossaryPolicy()
     tallies: dict[str, _Tally] = {}
     lower: Counter[str] = Counter()
-    for segment in transcript.segments:
+    for k, segment in enumerate(transcript.segments):
+        to = _addressee(transcript.segments, k)
         for token, score, initial in tokens(segment):
             if token.islower():
                 lower[token] += 1
@@ -107,7 +108,7 @@ def extract_character_names(
                 and token.casefold() not in STOPWORDS
                 and score >= policy.min_word_confidence
             ):
-                tallies.setdefault(token, _Tally()).add(score, initial, segment)
+                tallies.setdefault(token, _Tally()).add(score, initial, segment, to)
     for token, tally in tallies.items():
         tally.lower = lower[token.lower()]
     return [
@@ -122,6 +123,19 @@ def extract_character_names(
         for name, tally in _fold_variants(tallies, known).items()
         if tally.count >= policy.min_frequency
     ]
+
+
+def _addressee(segments: Sequence[Segment], k: int) -> str | None:
+    """Whom segment k is most likely said to: the speaker who answers it, else the one it
+    answers. A name said to someone is a hint of who that someone is (a user's naming of a
+    speaker is the fact, and learning never overwrites it)."""
+    own = segments[k].speaker
+    if own is None:
+        return None
+    for j in (k + 1, k - 1):
+        if 0 <= j < len(segments) and segments[j].speaker not in (None, own):
+            return segments[j].speaker
+    return None
 
 
 def _fold_variants(tallies: dict[str, _Tally], known: Iterable[str]) -> dict[str, _Tally]:

@@ -99,6 +99,8 @@ class GlossaryEntry:
     frequency: int = 0
     confidence: float = 1.0  # mean ASR confidence of its occurrences; 1.0 for user entries
     source: EntrySource = "learned"
+    # The film's speakers a character name belongs to: the user's naming (``cpwx glossary
+    # speaker``), or, learned, those the name was said to (a hint).
     speakers: tuple[str, ...] = ()
     contexts: tuple[str, ...] = ()  # up to MAX_CONTEXTS example lines it occurred in
     translations: tuple[tuple[str, str], ...] = ()  # (language, rendering), sorted

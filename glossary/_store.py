@@ -2,9 +2,10 @@
 
 Files follow the spec's layout, one file per glossary rather than one per term type, so a single
 atomic rename updates a film: ``{root}/{movie_id}/learned_glossary.json`` and
-``{root}/global/global_glossary.json``. Both are self-verifying payloads (``_payloads``): a
-damaged file is a ``PayloadError``, never a half-read glossary. Every read-modify-write holds one
-store-wide flock, so two jobs learning at once lose no counts.
+``{root}/global/global_glossary.json``; a film's cast (its speakers' voices and names) is
+``{root}/{movie_id}/speakers.json`` beside its glossary. All are self-verifying payloads
+(``_payloads``): a damaged file is a ``PayloadError``, never a half-read glossary. Every
+read-modify-write holds one store-wide flock, so two jobs learning at once lose no counts.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from cache_store import (
     write_bytes,
     write_verified,
 )
-from records import Transcript
+from records import Diarization, Transcript
 
+from ._cast import Cast
 from ._learn import (
     MAX_LEARNED_FROM,
     LearnReport,
@@ -132,6 +134,65 @@ class GlossaryStore:
             kept_user=into_film.kept_user if film_due else (),
             global_terms=(into_world.added + into_world.updated) if world_due else (),
         )
+
+    def cast_path(self, movie_id: str) -> Path:
+        return self.path(movie_id).parent / "speakers.json"
+
+    def cast(self, movie_id: str) -> Cast:
+        """A film's cast; empty before its first diarized job."""
+        movie_id = check_movie_id(movie_id)
+        path = self.cast_path(movie_id)
+        try:
+            document, _ = read_verified(path)
+        except FileNotFoundError:
+            return Cast(movie_id)
+        except PayloadError as exc:
+            raise PayloadError(f"speakers {path}: {exc}") from exc
+        try:
+            cast = Cast.from_dict(document)
+        except GlossaryError as exc:
+            raise PayloadError(f"speakers {path}: {exc}") from exc
+        if cast.movie_id != movie_id:
+            raise PayloadError(f"speakers {path}: they belong to {cast.movie_id!r}")
+        return cast
+
+    def recognise(self, movie_id: str, diarization: Diarization, audio_hash: str) -> dict[str, str]:
+        """What the film calls each of a job's speakers (see ``Cast.recognise``); voices it
+        has not heard join its cast."""
+        with exclusive(self._lock):
+            cast = self.cast(movie_id)
+            known, names = cast.recognise(diarization, audio_hash)
+            if known != cast:
+                self._write_cast(known)
+        return names
+
+    def name_speaker(self, movie_id: str, label: str, name: str) -> Cast:
+        """Name a speaker of the film's cast; the film's glossary entry for that name (a user
+        character name, added if missing) lists the speaker's label."""
+        movie_id = check_movie_id(movie_id)
+        if movie_id == GLOBAL_ID:
+            raise GlossaryError(f"{GLOBAL_ID!r} has no speakers: name them in a film")
+        with exclusive(self._lock):
+            cast = self.cast(movie_id).named(label, name)
+            member = cast.member(label)
+            assert member.name is not None
+            glossary = self.load(movie_id)
+            entries = tuple(
+                dataclasses.replace(e, speakers=tuple(s for s in e.speakers if s != member.label))
+                for e in glossary.entries
+            )
+            glossary = dataclasses.replace(glossary, entries=entries)
+            entry = glossary.get(member.name) or GlossaryEntry(
+                member.name, "character_name", source="user"
+            )
+            speakers = (*entry.speakers, member.label)
+            self._write(glossary.with_entry(dataclasses.replace(entry, speakers=speakers)))
+            self._write_cast(cast)
+        return cast
+
+    @unless_disk_full("a film's speakers")
+    def _write_cast(self, cast: Cast) -> None:
+        write_verified(self.cast_path(cast.movie_id), cast.to_dict())
 
     def export(self, movie_id: str, path: Path) -> Glossary:
         """Write a film's glossary as plain, editable JSON (atomically)."""

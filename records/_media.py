@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -216,6 +217,19 @@ class Diarization:
         gaps = [(max(t.start - end, start - t.end), t.speaker) for t in self.turns]
         near = min(gaps, default=None)
         return near[1] if near is not None and near[0] <= 1.0 else None
+
+    def seconds(self) -> dict[str, float]:
+        """Each speaker's speech, in seconds."""
+        said: dict[str, float] = {}
+        for t in self.turns:
+            said[t.speaker] = said.get(t.speaker, 0.0) + t.end - t.start
+        return said
+
+    def renamed(self, names: Mapping[str, str]) -> Diarization:
+        """The turns under ``names`` (job label -> what the film calls that voice); the voices
+        stay with the film, which has just recognised them."""
+        turns = tuple(replace(t, speaker=names.get(t.speaker, t.speaker)) for t in self.turns)
+        return Diarization(turns=turns)
 
     def label(self, transcript: Transcript) -> Transcript:
         """``transcript`` with a speaker on every word (whoever speaks most over it) and on
