@@ -54,10 +54,13 @@ def _alone(audio: np.ndarray, rttm: Annotation, speaker: str) -> np.ndarray:
     return np.concatenate([audio[int(s.start * RATE) : int(s.end * RATE)] for s in own])
 
 
-def conversation(work: Path, seed: int = 3) -> tuple[Path, Annotation, int]:
+def conversation(
+    work: Path, seed: int = 3, half: int | None = None
+) -> tuple[Path, Annotation, int]:
     """Four real voices taking turns (the LibriVox reader, the two people of pyannote's call,
     codec2's VE9QRP): each turn 2-6 s of the next unused stretch of one speaker's recording,
-    a different speaker each time, until they have said all they have."""
+    a different speaker each time, until they have said all they have. ``half`` (0 or 1):
+    only that half of what each has said, so two episodes share voices and no line."""
     sample = pyannote_sample()
     call = _decoded(sample / "sample.wav", work)
     rttm = load_rttm(str(sample / "sample.rttm"))["sample"]
@@ -66,6 +69,8 @@ def conversation(work: Path, seed: int = 3) -> tuple[Path, Annotation, int]:
         **{f"call {who}": _alone(call, rttm, who) for who in rttm.labels()},
         "ve9qrp": _decoded(CODEC2 / "ve9qrp.wav", work),
     }
+    if half is not None:
+        voices = {k: np.array_split(v, 2)[half] for k, v in voices.items()}
     rng = np.random.default_rng(seed)
     used = dict.fromkeys(voices, 0)
     pieces, turns, at, last = [], [], 0.0, ""
@@ -82,7 +87,9 @@ def conversation(work: Path, seed: int = 3) -> tuple[Path, Annotation, int]:
         turns.append((at, at + length / RATE, who))
         at += length / RATE + 0.3
         last = who
-    wav = write_wav(work / "conversation.wav", np.concatenate(pieces))
+    wav = write_wav(
+        work / f"conversation{'' if half is None else half}.wav", np.concatenate(pieces)
+    )
     return wav, _reference(turns), len(used)
 
 

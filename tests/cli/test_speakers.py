@@ -1,36 +1,107 @@
-"""Speakers through the real CLI: a real two-person call gets a speaker on every word and
-segment, and a speaker setting diarizes again while the transcript stays a hit."""
+"""Speakers through the real CLI, on a real two-person call: a speaker on every word and
+segment, a speaker setting diarizes again while the transcript stays a hit, and a speaker named
+once is named in the film's next job (a re-cut)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from testkit import pyannote_sample, run_cli
 
 
-def test_every_word_has_a_speaker_and_a_setting_redoes_only_diarization(
-    cli_env: dict[str, str],
+def _reference_time(rttm: Path, shift: float) -> dict[str, list[tuple[float, float]]]:
+    """The call's reference turns, moved by ``shift`` seconds (a re-cut's timeline)."""
+    turns: dict[str, list[tuple[float, float]]] = {}
+    for line in rttm.read_text(encoding="utf-8").splitlines():
+        f = line.split()
+        start = float(f[3]) + shift
+        turns.setdefault(f[7], []).append((start, start + float(f[4])))
+    return turns
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def test_speakers_on_every_word_named_once_per_film(
+    cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**cli_env, "ENABLE_DIARIZATION": "true"}
-    call = str(pyannote_sample() / "sample.wav")
-    first = run_cli("run", call, "--json", env=env)
+    sample = pyannote_sample()
+    call = str(sample / "sample.wav")
+    first = run_cli("run", call, "--movie-id", "call", "--json", env=env)
     assert first.code == 0, first.stderr
-    job = first.json
-    assert job["stages"]["diarization"]["cache"] == "miss"
-    said = json.loads(Path(job["outputs"]["json"]).read_text(encoding="utf-8"))
+    assert first.json["stages"]["diarization"]["cache"] == "miss"
+    said = json.loads(Path(first.json["outputs"]["json"]).read_text(encoding="utf-8"))
     segments = said["segments"]
     assert segments and all(s.get("speaker") for s in segments)
     assert all(w.get("speaker") for s in segments for w in s["words"])
     assert len({w["speaker"] for s in segments for w in s["words"]}) == 2
 
-    given = run_cli("run", call, "--speakers", "2", "--json", env=env).json
+    given = run_cli("run", call, "--movie-id", "call", "--speakers", "2", "--json", env=env).json
     stages = {name: s["cache"] for name, s in given["stages"].items()}
     assert stages["asr"] == stages["words"] == "hit" and stages["diarization"] == "miss"
-    again = run_cli("run", call, "--speakers", "2", "--json", env=env).json
+    again = run_cli("run", call, "--movie-id", "call", "--speakers", "2", "--json", env=env).json
     assert again["orchestration"] == "store-fast-path"
 
-    missing = {**env, "DIARIZATION_MODEL_DIR": str(Path(env["CACHE_DIR"]) / "nothing")}
+    cast = run_cli("glossary", "speakers", "call", "--json", env=env).json["speakers"]
+    assert len(cast) == 2 and all(s["seconds"] > 3 and s["name"] is None for s in cast)
+    # Name the voice of the reference speaker who talks most, as someone listening would.
+    words = [w for s in said["segments"] for w in s["words"] if "start" in w]
+    reference = _reference_time(sample / "sample.rttm", 0.0)
+    who = max(reference, key=lambda k: sum(b - a for a, b in reference[k]))
+    talk: dict[str, float] = {}
+    for w in words:
+        for turn in reference[who]:
+            talk[w["speaker"]] = talk.get(w["speaker"], 0.0) + _overlap(
+                (w["start"], w["end"]), turn
+            )
+    label = max(talk, key=talk.__getitem__)
+    named = run_cli("glossary", "speaker", "call", label, "--name", "Jai", env=env)
+    assert named.code == 0 and f"{label} is now Jai" in named.stdout, named.stderr
+    missing = run_cli("glossary", "speaker", "call", "SPEAKER_09", "--name", "Ravi", env=env)
+    assert missing.code == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "no speaker 'SPEAKER_09'" in missing.stderr
+
+    # A re-cut: the first 4 s gone, as MP3. Its job shows the same voice as Jai.
+    recut = tmp_path / "recut.mp3"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-ss", "4", "-i", str(sample / "sample.wav"), str(recut)],
+        check=True,
+    )
+    out = tmp_path / "recut-out"
+    second = run_cli(
+        "run",
+        str(recut),
+        "--movie-id",
+        "call",
+        "--speaker-labels",
+        "--formats",
+        "srt,ass,json",
+        "--out",
+        str(out),
+        "--json",
+        env=env,
+    )
+    assert second.code == 0, second.stderr
+    said = json.loads(Path(second.json["outputs"]["json"]).read_text(encoding="utf-8"))
+    words = [w for s in said["segments"] for w in s["words"] if "start" in w]
+    shifted = _reference_time(sample / "sample.rttm", -4.0)[who]
+    heard = sum(_overlap((w["start"], w["end"]), t) for w in words for t in shifted)
+    as_jai = sum(
+        _overlap((w["start"], w["end"]), t) for w in words if w["speaker"] == "Jai" for t in shifted
+    )
+    assert heard > 3 and as_jai / heard >= 0.9, (as_jai, heard)
+    srt = Path(second.json["outputs"]["srt"]).read_text(encoding="utf-8")
+    assert "[Jai] " in srt
+    ass = Path(second.json["outputs"]["ass"]).read_text(encoding="utf-8")
+    assert ",Jai," in ass  # the Name field of its events
+    cast = run_cli("glossary", "speakers", "call", "--json", env=env).json["speakers"]
+    assert [s["name"] for s in cast].count("Jai") == 1 and len(cast) == 2
+
+    missing = {**env, "DIARIZATION_MODEL_DIR": str(tmp_path / "nothing")}
     bad = run_cli("run", call, env=missing)
     assert bad.code == 1 and len(bad.stderr.strip().splitlines()) == 1
     assert "DIARIZATION_MODEL_DIR" in bad.stderr
