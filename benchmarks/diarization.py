@@ -9,6 +9,13 @@ them, whose reference is known by construction. Each is diarized as a job does (
 by the clustering) and with the number of speakers given (``--speakers``); the error is
 pyannote.metrics' diarization error rate, no collar (missed speech, false alarm and confusion
 over the reference's speech).
+
+Two more tables: **speakers named once** (two episodes built from the two halves of what the
+same four people said, so they share voices and no line: each speaker of the first is named
+after the reference voice it overlaps most, as a user would; the share of each voice's speech
+time the second episode shows under its name) and **cues** (the real CLI subtitles each clip
+with diarization on: cues whose words a second reference speaker says, other than as a dashed
+dialogue pair).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import tempfile
 import time
 from dataclasses import replace
@@ -30,7 +38,9 @@ from word_timing import RATE, read_wav, write_wav
 from engines.diarize import DiarizationSettings, Diarizer
 from engines.media import demux
 from engines.models import diarization_model
-from testkit import pyannote_sample
+from glossary import Cast
+from records import Diarization
+from testkit import pyannote_sample, run_cli
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 CODEC2 = Path("/usr/share/codec2/wav")
@@ -93,33 +103,127 @@ def conversation(
     return wav, _reference(turns), len(used)
 
 
-def _error(reference: Annotation, turns: tuple, duration: float) -> float:
+def _hypothesis(found: Diarization) -> Annotation:
     hyp = Annotation()
-    for t in turns:
+    for t in found.turns:
         hyp[Segment(t.start, t.end)] = t.speaker
+    return hyp
+
+
+def _error(reference: Annotation, found: Diarization, duration: float) -> float:
     metric = DiarizationErrorRate()
-    return float(metric(reference, hyp, uem=Segment(0, duration)))
+    return float(metric(reference, _hypothesis(found), uem=Segment(0, duration)))
+
+
+def _settings() -> DiarizationSettings:
+    model = diarization_model()
+    assert model is not None, "no diarization weights: run scripts/setup.sh"
+    return DiarizationSettings(model, "cpu")
 
 
 def measure(name: str, wav: Path, reference: Annotation, speakers: int) -> dict[str, object]:
-    model = diarization_model()
-    assert model is not None, "no diarization weights: run scripts/setup.sh"
-    settings = DiarizationSettings(model, "cpu")
+    settings = _settings()
     duration = len(read_wav(wav)) / RATE
     Diarizer(settings).diarize(wav)  # loaded once, as a worker would be
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     found = Diarizer(settings).diarize(wav)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     given = Diarizer(replace(settings, speakers=speakers)).diarize(wav)
     return {
         "clip": name,
         "speakers": speakers,
         "found": len(found.speakers),
-        "DER": round(_error(reference, found.turns, duration), 3),
-        "DER, count given": round(_error(reference, given.turns, duration), 3),
+        "DER": round(_error(reference, found, duration), 3),
+        "DER, count given": round(_error(reference, given, duration), 3),
         "seconds": round(seconds, 1),
-        "CPU min per hour of audio": round(seconds / duration * 60, 1),
+        "CPU min per hour of audio": round(cpu / duration * 60, 1),
     }
+
+
+def _most(reference: Annotation, start: float, end: float) -> str | None:
+    """The reference speaker who talks most between ``start`` and ``end``."""
+    talk = reference.crop(Segment(start, end)).chart()
+    return str(talk[0][0]) if talk else None
+
+
+def recognition(work: Path) -> list[dict[str, object]]:
+    """Two episodes of the same four voices: name the first's speakers, then see the share of
+    each voice's speech in the second shown under its name."""
+    episodes = [conversation(work, seed=3 + half, half=half)[:2] for half in (0, 1)]
+    (wav, reference), (next_wav, next_reference) = episodes
+    first = Diarizer(_settings()).diarize(wav)
+    cast, names = Cast("bench").recognise(first, "episode 1")
+    for label, shown in names.items():
+        speech = _hypothesis(first).label_timeline(label)
+        overlap = {
+            who: reference.label_timeline(who).crop(speech).duration() for who in reference.labels()
+        }
+        cast = cast.named(shown, max(overlap, key=overlap.__getitem__))
+    second = Diarizer(_settings()).diarize(next_wav)
+    _, names = cast.recognise(second, "episode 2")
+    shown = _hypothesis(second.renamed(names))
+    rows = []
+    for who in sorted(next_reference.labels()):
+        own = next_reference.label_timeline(who)
+        right = shown.label_timeline(who).crop(own).duration() if who in shown.labels() else 0.0
+        rows.append(
+            {
+                "voice": who,
+                "speech in episode 2 (s)": round(own.duration(), 1),
+                "shown under its name": f"{right / own.duration():.0%}",
+            }
+        )
+    return rows
+
+
+def cue_speakers(name: str, wav: Path, reference: Annotation, work: Path) -> dict[str, object]:
+    """Subtitle ``wav`` through the real CLI (diarization on); count cues whose words two
+    reference speakers say, and the dashed pairs."""
+    env = {
+        "CACHE_DIR": str(work / f"cache-{wav.stem}"),
+        "ENABLE_DIARIZATION": "true",
+        "CPWX_CONFIG": str(work / "no.env"),
+        "PREFECT_HOME": str(work / "prefect"),
+        "PREFECT_API_URL": "",
+        "LOCAL_PREFECT_SERVER": "",
+    }
+    job = run_cli(
+        "run",
+        str(wav),
+        "--formats",
+        "srt,json",
+        "--out",
+        str(work / wav.stem),
+        "--json",
+        env=env,
+    )
+    assert job.code == 0, job.stderr
+    said = json.loads(Path(job.json["outputs"]["json"]).read_text(encoding="utf-8"))
+    words = [w for s in said["segments"] for w in s["words"] if "start" in w]
+    blocks = Path(job.json["outputs"]["srt"]).read_text(encoding="utf-8").strip().split("\n\n")
+    mixed = pairs = 0
+    for block in blocks:
+        lines = block.splitlines()
+        a, b = (_srt_seconds(t) for t in lines[1].split(" --> "))
+        text = lines[2:]
+        if len(text) == 2 and all(line.startswith("- ") for line in text):
+            pairs += 1
+            continue
+        inside = [w for w in words if a <= (w["start"] + w["end"]) / 2 <= b]
+        who = {_most(reference, w["start"], w["end"]) for w in inside} - {None}
+        mixed += len(who) > 1
+    return {
+        "clip": name,
+        "cues": len(blocks),
+        "dialogue pairs": pairs,
+        "cues holding two speakers": mixed,
+        "share": f"{mixed / max(len(blocks), 1):.1%}",
+    }
+
+
+def _srt_seconds(stamp: str) -> float:
+    h, m, s, ms = (int(x) for x in re.split(r"[:,]", stamp.strip()))
+    return h * 3600 + m * 60 + s + ms / 1000
 
 
 def main() -> None:
@@ -131,18 +235,27 @@ def main() -> None:
     phone = demux(sample / "sample.wav", work / "sample.16k.wav")
     wav, reference, speakers = conversation(work)
     call = load_rttm(str(sample / "sample.rttm"))["sample"]
-    rows = [
-        measure("pyannote sample: phone call (real)", phone, call, 2),
-        measure("4 real voices taking turns", wav, reference, speakers),
-    ]
+    tables = {
+        "diarization": [
+            measure("pyannote sample: phone call (real)", phone, call, 2),
+            measure("4 real voices taking turns", wav, reference, speakers),
+        ],
+        "speakers named once": recognition(work),
+        "cues": [
+            cue_speakers("pyannote sample: phone call (real)", phone, call, work),
+            cue_speakers("4 real voices taking turns", wav, reference, work),
+        ],
+    }
     if args.json:
-        print(json.dumps(rows))
+        print(json.dumps(tables))
         return
     print(f"machine: {platform.machine()}, {platform.node()}; CPU")
-    print("| " + " | ".join(rows[0]) + " |")
-    print("|" + "---|" * len(rows[0]))
-    for r in rows:
-        print("| " + " | ".join(str(v) for v in r.values()) + " |")
+    for title, rows in tables.items():
+        print(f"\n{title}\n")
+        print("| " + " | ".join(rows[0]) + " |")
+        print("|" + "---|" * len(rows[0]))
+        for r in rows:
+            print("| " + " | ".join(str(v) for v in r.values()) + " |")
 
 
 if __name__ == "__main__":
