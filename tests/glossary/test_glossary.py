@@ -110,6 +110,19 @@ def test_speakers_and_contexts_are_collected() -> None:
     assert len(aditi.contexts) == 3 and aditi.contexts[0] == "Please call Aditi number 0."
 
 
+def test_a_name_is_learned_as_a_hint_of_whom_it_was_said_to() -> None:
+    lines = []
+    for i in range(3):
+        lines += [
+            _seg(f"Listen, Rahul, the train {i} is late.", speaker="SPEAKER_00"),
+            _seg("I know.", speaker="SPEAKER_01"),  # Rahul answers
+            _seg("Fine.", speaker="SPEAKER_01"),
+        ]
+    lines.append(_seg("Rahul never listens.", speaker="SPEAKER_01"))  # nobody answers it
+    (rahul,) = extract_character_names(_tr(*lines))
+    assert rahul.frequency == 4 and rahul.speakers == ("SPEAKER_01",)
+
+
 def test_cultural_terms_in_both_scripts() -> None:
     t = Transcript(
         "hi",
