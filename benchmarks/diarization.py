@@ -10,10 +10,10 @@ by the clustering) and with the number of speakers given (``--speakers``); the e
 pyannote.metrics' diarization error rate, no collar (missed speech, false alarm and confusion
 over the reference's speech).
 
-Two more tables: **speakers named once** (two episodes built from the two halves of what the
-same four people said, so they share voices and no line: each speaker of the first is named
-after the reference voice it overlaps most, as a user would; the share of each voice's speech
-time the second episode shows under its name) and **cues** (the real CLI subtitles each clip
+Two more tables: **speakers named once** (each speaker of a first job is named after the
+reference voice it overlaps most, as a user would; then the share of each voice's speech time
+the next job shows under its name: a re-cut of the conversation, and a next episode built from
+the other half of what the same four people said, so it shares voices and no line) and **cues** (the real CLI subtitles each clip
 with diarization on: cues whose words a second reference speaker says, other than as a dashed
 dialogue pair).
 """
@@ -24,6 +24,7 @@ import argparse
 import json
 import platform
 import re
+import subprocess
 import tempfile
 import time
 from dataclasses import replace
@@ -146,13 +147,14 @@ def _most(reference: Annotation, start: float, end: float) -> str | None:
     return str(talk[0][0]) if talk else None
 
 
-def recognition(work: Path) -> list[dict[str, object]]:
-    """Two episodes of the same four voices: name the first's speakers, then see the share of
-    each voice's speech in the second shown under its name."""
-    episodes = [conversation(work, seed=3 + half, half=half)[:2] for half in (0, 1)]
-    (wav, reference), (next_wav, next_reference) = episodes
+def recognition(
+    case: str, first_job: tuple[Path, Annotation], next_job: tuple[Path, Annotation]
+) -> list[dict[str, object]]:
+    """Name the first job's speakers after the reference voice each overlaps most (as a user
+    would), then the share of each voice's speech in the next job shown under its name."""
+    (wav, reference), (next_wav, next_reference) = first_job, next_job
     first = Diarizer(_settings()).diarize(wav)
-    cast, names = Cast("bench").recognise(first, "episode 1")
+    cast, names = Cast("bench").recognise(first, "first job")
     for label, shown in names.items():
         speech = _hypothesis(first).label_timeline(label)
         overlap = {
@@ -160,7 +162,7 @@ def recognition(work: Path) -> list[dict[str, object]]:
         }
         cast = cast.named(shown, max(overlap, key=overlap.__getitem__))
     second = Diarizer(_settings()).diarize(next_wav)
-    _, names = cast.recognise(second, "episode 2")
+    _, names = cast.recognise(second, "next job")
     shown = _hypothesis(second.renamed(names))
     rows = []
     for who in sorted(next_reference.labels()):
@@ -168,12 +170,27 @@ def recognition(work: Path) -> list[dict[str, object]]:
         right = shown.label_timeline(who).crop(own).duration() if who in shown.labels() else 0.0
         rows.append(
             {
+                "case": case,
                 "voice": who,
-                "speech in episode 2 (s)": round(own.duration(), 1),
+                "speech in the next job (s)": round(own.duration(), 1),
                 "shown under its name": f"{right / own.duration():.0%}",
             }
         )
     return rows
+
+
+def recut(wav: Path, reference: Annotation, drop: float) -> tuple[Path, Annotation]:
+    """``wav`` without its first ``drop`` seconds, re-encoded as MP3, and its reference."""
+    out = wav.with_suffix(".recut.mp3")
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", str(drop), "-i", str(wav), str(out)],
+        check=True,
+    )
+    moved = Annotation()
+    for seg, _, who in reference.itertracks(yield_label=True):
+        if seg.end > drop:
+            moved[Segment(max(seg.start - drop, 0.0), seg.end - drop)] = who
+    return demux(out, wav.with_suffix(".recut.16k.wav")), moved
 
 
 def cue_speakers(name: str, wav: Path, reference: Annotation, work: Path) -> dict[str, object]:
@@ -240,7 +257,16 @@ def main() -> None:
             measure("pyannote sample: phone call (real)", phone, call, 2),
             measure("4 real voices taking turns", wav, reference, speakers),
         ],
-        "speakers named once": recognition(work),
+        "speakers named once": [
+            *recognition(
+                "re-cut (first 5 s dropped, MP3)", (wav, reference), recut(wav, reference, 5.0)
+            ),
+            *recognition(
+                "next episode (new lines, same voices)",
+                conversation(work, seed=3, half=0)[:2],
+                conversation(work, seed=4, half=1)[:2],
+            ),
+        ],
         "cues": [
             cue_speakers("pyannote sample: phone call (real)", phone, call, work),
             cue_speakers("4 real voices taking turns", wav, reference, work),

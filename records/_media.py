@@ -7,6 +7,7 @@ import re
 import struct
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 __all__ = [
@@ -185,6 +186,38 @@ class AudioFingerprint:
         )
 
 
+# A change of speaker this many words or fewer from a sentence's end is moved to it: turn edges
+# from diarization are a few hundred ms off, and a sentence is rarely shared by two people.
+SNAP_WORDS = 2
+
+
+def _snapped(texts: list[str], speakers: list[str | None]) -> list[str | None]:
+    """``speakers`` (one per word of ``texts``) with each change of speaker inside a sentence
+    moved to the nearest sentence end at most SNAP_WORDS words away (nearer first, earlier on
+    a tie), unless another change lies between."""
+    out = list(speakers)
+    ends = {n + 1 for n, text in enumerate(texts) if _SENTENCE_END.search(text.strip())}
+    known = [n for n, who in enumerate(out) if who is not None]
+    for a, b in pairwise(known):
+        if out[a] == out[b] or b in ends:
+            continue  # no change, or one at a sentence's end already
+        for shift in sorted(range(-SNAP_WORDS, SNAP_WORDS + 1), key=lambda k: (abs(k), k)):
+            edge = b + shift
+            if shift == 0 or edge not in ends or not 0 < edge < len(out):
+                continue
+            lo, hi = min(b, edge), max(b, edge)
+            span = [n for n in range(lo, hi) if out[n] is not None]
+            if shift > 0 and all(out[n] == out[b] for n in span):
+                for n in span:
+                    out[n] = out[a]  # the speaker before goes on to the sentence's end
+                break
+            if shift < 0 and all(out[n] == out[a] for n in span):
+                for n in span:
+                    out[n] = out[b]  # the new speaker starts the sentence
+                break
+    return out
+
+
 @dataclass(frozen=True)
 class SpeakerTurn:
     start: float
@@ -232,19 +265,25 @@ class Diarization:
         return Diarization(turns=turns)
 
     def label(self, transcript: Transcript) -> Transcript:
-        """``transcript`` with a speaker on every word (whoever speaks most over it) and on
-        every segment (whoever speaks most of its words' time, or of its span when its words
-        are untimed)."""
+        """``transcript`` with a speaker on every word (whoever speaks most over it, a change
+        moved to a sentence's end within ``SNAP_WORDS`` words, see ``_snapped``) and on every
+        segment (whoever speaks most of its words' time, or of its span when its words are
+        untimed)."""
+        heard = [
+            self.speaker_at(w.start, w.end) if w.start is not None and w.end is not None else None
+            for seg in transcript.segments
+            for w in seg.words
+        ]
+        words = [w for seg in transcript.segments for w in seg.words]
+        speakers = iter(_snapped([w.word for w in words], heard))
         segments = []
         for segment in transcript.segments:
-            words = tuple(
-                replace(w, speaker=self.speaker_at(w.start, w.end))
-                if w.start is not None and w.end is not None
-                else w
+            labelled = tuple(
+                replace(w, speaker=who) if (who := next(speakers)) is not None else w
                 for w in segment.words
             )
             said: dict[str, float] = {}
-            for w in words:
+            for w in labelled:
                 if w.speaker is not None and w.start is not None and w.end is not None:
                     said[w.speaker] = said.get(w.speaker, 0.0) + max(w.end - w.start, 0.01)
             speaker = (
@@ -252,7 +291,7 @@ class Diarization:
                 if said
                 else self.speaker_at(segment.start, segment.end)
             )
-            segments.append(replace(segment, words=words, speaker=speaker))
+            segments.append(replace(segment, words=labelled, speaker=speaker))
         return replace(transcript, segments=tuple(segments))
 
     def to_dict(self) -> dict[str, Any]:

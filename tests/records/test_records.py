@@ -75,3 +75,26 @@ def test_turns_label_every_word_and_segment() -> None:
     # A transcript without speakers is stored as it always was.
     assert "speaker" not in Word("x", 0.0, 1.0).to_dict()
     assert Segment.from_dict(first.to_dict()) == first
+
+
+def test_a_change_of_speaker_near_a_sentence_end_moves_to_it() -> None:
+    from records import Diarization, SpeakerTurn
+
+    # Diarization's edges land one word early ("design." heard as B) and two words late ("And
+    # I'm" heard as B): both move to the sentence's end. A change mid-sentence far from one stays.
+    text = "I need to design. Okay, I heard a beep. And I'm Sheila from the old town of Texas"
+    words, at = [], 0.0
+    for w in text.split():
+        words.append(Word(w, at, at + 0.3))
+        at += 0.4
+    turns = Diarization(
+        (
+            SpeakerTurn(0.0, 1.15, "A"),  # ends inside "design."
+            SpeakerTurn(1.2, 4.35, "B"),  # runs over "And I'm"
+            SpeakerTurn(4.4, 5.5, "A"),  # "Sheila from the"
+            SpeakerTurn(5.55, 9.0, "C"),  # "old town of Texas": an interruption, kept
+        )
+    )
+    said = turns.label(Transcript("en", (Segment(0.0, at, text, words=tuple(words)),)))
+    shown = [(w.word, w.speaker) for w in said.segments[0].words]
+    assert [who for _, who in shown] == ["A"] * 4 + ["B"] * 5 + ["A"] * 5 + ["C"] * 4, shown
