@@ -13,9 +13,9 @@ over the reference's speech).
 Two more tables: **speakers named once** (each speaker of a first job is named after the
 reference voice it overlaps most, as a user would; then the share of each voice's speech time
 the next job shows under its name: a re-cut of the conversation, and a next episode built from
-the other half of what the same four people said, so it shares voices and no line) and **cues** (the real CLI subtitles each clip
-with diarization on: cues whose words a second reference speaker says, other than as a dashed
-dialogue pair).
+the other half of what the same four people said, so it shares voices and no line) and
+**cues** (the real CLI subtitles each clip with diarization on: cues whose words a second
+reference speaker says, other than as a dashed dialogue pair).
 """
 
 from __future__ import annotations
