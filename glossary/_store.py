@@ -182,11 +182,11 @@ class GlossaryStore:
                 for e in glossary.entries
             )
             glossary = dataclasses.replace(glossary, entries=entries)
-            entry = glossary.get(member.name) or GlossaryEntry(
-                member.name, "character_name", source="user"
-            )
-            speakers = (*entry.speakers, member.label)
-            self._write(glossary.with_entry(dataclasses.replace(entry, speakers=speakers)))
+            entry = glossary.get(member.name) or GlossaryEntry(member.name, "character_name")
+            # A user's naming is a fact: the learned hints of whom the name was said to go.
+            named = entry.speakers if entry.source == "user" else ()
+            entry = dataclasses.replace(entry, source="user", speakers=(*named, member.label))
+            self._write(glossary.with_entry(entry))
             self._write_cast(cast)
         return cast
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cache_store import PayloadError
-from glossary import SAME_VOICE, Cast, GlossaryError, GlossaryStore
+from glossary import SAME_VOICE, Cast, GlossaryEntry, GlossaryError, GlossaryStore
 from records import Diarization, SpeakerTurn
 
 
@@ -80,3 +80,14 @@ def test_naming_is_stored_with_the_film_and_its_glossary(tmp_path: Path) -> None
     store.cast_path("film").write_bytes(before[:-20])
     with pytest.raises(PayloadError, match="speakers"):
         store.cast("film")
+
+
+def test_naming_a_learned_name_makes_it_the_users(tmp_path: Path) -> None:
+    store = GlossaryStore(tmp_path)
+    store.recognise("film", _job(SPEAKER_00=JAI, SPEAKER_01=PRIYA), "a1")
+    learned = GlossaryEntry("Jai", "character_name", frequency=4, speakers=("SPEAKER_01",))
+    store.save(store.load("film").with_entry(learned))
+    store.name_speaker("film", "SPEAKER_00", "Jai")
+    jai = store.load("film").get("Jai")
+    assert jai is not None and jai.source == "user" and jai.speakers == ("SPEAKER_00",)
+    assert jai.frequency == 4  # what was learned of the name stays
