@@ -116,8 +116,11 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="A glossary .json file.
 
 @app.command("speakers")
 def speakers_cmd(movie_id: MovieArg, as_json: Json = False) -> None:
-    """List a film's speakers: the labels its jobs show, the names given them, how much of
-    their speech the film has heard, and the names its dialogue calls them by."""
+    """List a film's speakers: labels, names, speech heard, names the dialogue calls them.
+
+    The labels are the film's own, the same in each of its jobs; a name is given with
+    `cpwx glossary speaker`. A name said to a speaker is shown as a hint, never applied.
+    """
     store = _store()
     cast, glossary = guard(lambda: (store.cast(movie_id), store.load(movie_id)))
 
@@ -152,8 +155,11 @@ def speaker_cmd(
     label: Annotated[str, typer.Argument(help="A speaker label the film's subtitles show.")],
     name: Annotated[str, typer.Option("--name", help="What to call this speaker.")],
 ) -> None:
-    """Name a film's speaker: its later jobs (re-cuts, the next episode with the same
-    --movie-id) show that voice under this name."""
+    """Name a film's speaker, as its later jobs will show that voice.
+
+    Re-runs, re-cuts and the next episode with the same --movie-id show the voice under this
+    name, in the JSON and the cues. Naming two labels alike merges them.
+    """
     cast = guard(lambda: _store().name_speaker(movie_id, label, name))
     member = cast.member(name.strip())
     print(f"{cast.movie_id}: {member.label} is now {member.name}")
