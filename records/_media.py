@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from typing import Any
@@ -85,7 +85,8 @@ class Segment:
             start, stop = words[0].start, words[-1].end
             assert start is not None and stop is not None
             text = self.text[begin:end].strip()
-            pieces.append(Segment(start, stop, text, self.confidence, words, self.speaker))
+            speaker = _most_said(words) or self.speaker  # each sentence its own speaker
+            pieces.append(Segment(start, stop, text, self.confidence, words, speaker))
             begin = end
         return tuple(pieces)
 
@@ -186,6 +187,15 @@ class AudioFingerprint:
         )
 
 
+def _most_said(words: Sequence[Word]) -> str | None:
+    """Who speaks most of ``words``' time; None when no timed word has a speaker."""
+    said: dict[str, float] = {}
+    for w in words:
+        if w.speaker is not None and w.start is not None and w.end is not None:
+            said[w.speaker] = said.get(w.speaker, 0.0) + max(w.end - w.start, 0.01)
+    return max(said, key=said.__getitem__) if said else None
+
+
 # A change of speaker this many words or fewer from a sentence's end is moved to it: turn edges
 # from diarization are a few hundred ms off, and a sentence is rarely shared by two people.
 SNAP_WORDS = 2
@@ -282,15 +292,7 @@ class Diarization:
                 replace(w, speaker=who) if (who := next(speakers)) is not None else w
                 for w in segment.words
             )
-            said: dict[str, float] = {}
-            for w in labelled:
-                if w.speaker is not None and w.start is not None and w.end is not None:
-                    said[w.speaker] = said.get(w.speaker, 0.0) + max(w.end - w.start, 0.01)
-            speaker = (
-                max(said, key=said.__getitem__)
-                if said
-                else self.speaker_at(segment.start, segment.end)
-            )
+            speaker = _most_said(labelled) or self.speaker_at(segment.start, segment.end)
             segments.append(replace(segment, words=labelled, speaker=speaker))
         return replace(transcript, segments=tuple(segments))
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from records import Segment, Transcript, Word
 
 
@@ -35,6 +37,14 @@ def test_a_segment_is_cut_into_sentences_by_its_word_times() -> None:
     ]
     assert [len(p.words) for p in pieces] == [2, 4, 1]
     assert {(p.speaker, p.confidence) for p in pieces} == {("S1", 0.8)}
+    # Diarized words: each sentence is said by whoever says most of it.
+    spoken = dataclasses.replace(
+        segment,
+        words=tuple(
+            dataclasses.replace(w, speaker="S2" if w.word == "Sí." else "S1") for w in segment.words
+        ),
+    )
+    assert [p.speaker for p in spoken.sentences()] == ["S1", "S1", "S2"]
     hindi = Segment(
         0.0,
         4.0,
