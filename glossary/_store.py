@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from cache_store import (
     PayloadError,
@@ -58,20 +60,7 @@ class GlossaryStore:
     def load(self, movie_id: str) -> Glossary:
         """A film's glossary (GLOBAL_ID: the global one); empty when there is none yet."""
         movie_id = check_movie_id(movie_id)
-        path = self.path(movie_id)
-        try:
-            document, _ = read_verified(path)
-        except FileNotFoundError:
-            return Glossary(movie_id)
-        except PayloadError as exc:
-            raise PayloadError(f"glossary {path}: {exc}") from exc
-        try:
-            glossary = Glossary.from_dict(document)
-        except GlossaryError as exc:
-            raise PayloadError(f"glossary {path}: {exc}") from exc
-        if glossary.movie_id != movie_id:
-            raise PayloadError(f"glossary {path}: it belongs to {glossary.movie_id!r}")
-        return glossary
+        return _read(self.path(movie_id), "glossary", Glossary.from_dict, Glossary(movie_id))
 
     def load_global(self) -> Glossary:
         return self.load(GLOBAL_ID)
@@ -141,20 +130,7 @@ class GlossaryStore:
     def cast(self, movie_id: str) -> Cast:
         """A film's cast; empty before its first diarized job."""
         movie_id = check_movie_id(movie_id)
-        path = self.cast_path(movie_id)
-        try:
-            document, _ = read_verified(path)
-        except FileNotFoundError:
-            return Cast(movie_id)
-        except PayloadError as exc:
-            raise PayloadError(f"speakers {path}: {exc}") from exc
-        try:
-            cast = Cast.from_dict(document)
-        except GlossaryError as exc:
-            raise PayloadError(f"speakers {path}: {exc}") from exc
-        if cast.movie_id != movie_id:
-            raise PayloadError(f"speakers {path}: they belong to {cast.movie_id!r}")
-        return cast
+        return _read(self.cast_path(movie_id), "speakers", Cast.from_dict, Cast(movie_id))
 
     def recognise(self, movie_id: str, diarization: Diarization, audio_hash: str) -> dict[str, str]:
         """What the film calls each of a job's speakers (see ``Cast.recognise``); voices it
@@ -233,6 +209,26 @@ class GlossaryStore:
     def _write(self, glossary: Glossary) -> None:
         document = glossary.to_dict() | {"updated_at": datetime.now(UTC).isoformat()}
         write_verified(self.path(glossary.movie_id), document)
+
+
+_Filed = TypeVar("_Filed", Glossary, Cast)
+
+
+def _read(path: Path, what: str, parse: Callable[[object], _Filed], empty: _Filed) -> _Filed:
+    """A film's stored ``what``, checked whole; ``empty`` where there is none yet."""
+    try:
+        document, _ = read_verified(path)
+    except FileNotFoundError:
+        return empty
+    except PayloadError as exc:
+        raise PayloadError(f"{what} {path}: {exc}") from exc
+    try:
+        found = parse(document)
+    except GlossaryError as exc:
+        raise PayloadError(f"{what} {path}: {exc}") from exc
+    if found.movie_id != empty.movie_id:
+        raise PayloadError(f"{what} {path}: it belongs to {found.movie_id!r}")
+    return found
 
 
 def _read_import(path: Path) -> Glossary:
