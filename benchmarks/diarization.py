@@ -15,7 +15,8 @@ reference voice it overlaps most, as a user would; then the share of each voice'
 the next job shows under its name: a re-cut of the conversation, and a next episode built from
 the other half of what the same four people said, so it shares voices and no line) and
 **cues** (the real CLI subtitles each clip with diarization on: cues whose words a second
-reference speaker says, other than as a dashed dialogue pair).
+reference speaker says, other than as a dashed dialogue pair; words where the reference has two
+people talking at once are not counted).
 """
 
 from __future__ import annotations
@@ -231,6 +232,8 @@ def cue_speakers(name: str, wav: Path, reference: Annotation, work: Path) -> dic
     said = json.loads(Path(job.json["outputs"]["json"]).read_text(encoding="utf-8"))
     words = [w for s in said["segments"] for w in s["words"] if "start" in w]
     blocks = Path(job.json["outputs"]["srt"]).read_text(encoding="utf-8").strip().split("\n\n")
+    # A word where the reference has two people talking at once belongs to both: not counted.
+    alone = reference.extrude(reference.get_overlap())
     mixed = pairs = 0
     for block in blocks:
         lines = block.splitlines()
@@ -240,7 +243,7 @@ def cue_speakers(name: str, wav: Path, reference: Annotation, work: Path) -> dic
             pairs += 1
             continue
         inside = [w for w in words if a <= (w["start"] + w["end"]) / 2 <= b]
-        who = {_most(reference, w["start"], w["end"]) for w in inside} - {None}
+        who = {_most(alone, w["start"], w["end"]) for w in inside} - {None}
         mixed += len(who) > 1
     return {
         "clip": name,
