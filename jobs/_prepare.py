@@ -116,12 +116,13 @@ def _speech_model(choice: ModelChoice | None, named: ResolvedModel) -> ResolvedM
 def _diarization(
     request: JobRequest, settings: Settings, device: str
 ) -> DiarizationSettings | None:
-    """On where the weights are (ENABLE_DIARIZATION unset) or when asked for."""
+    """On where the weights are (ENABLE_DIARIZATION unset) or when asked for. A
+    DIARIZATION_MODEL_DIR that is set is checked even when diarization is off."""
+    model = diarization_model(settings.diarization_model_dir)
     if settings.enable_diarization is False:
         if request.speakers is not None:
             raise JobError("--speakers needs diarization: ENABLE_DIARIZATION is false")
         return None
-    model = diarization_model(settings.diarization_model_dir)
     if model is None:
         if settings.enable_diarization or request.speakers is not None:
             raise JobError(
