@@ -87,10 +87,12 @@ def test_what_follows_from_the_list() -> None:
         "fingerprint",
         "asr",
         "words",
+        "diarization",
         "glossary",
         "translation",
         "subtitles",
     ]
-    assert {s.name for s in pipeline.STAGES if s.pool == "gpu"} == {"asr", "words", "translation"}
+    gpu = {s.name for s in pipeline.STAGES if s.pool == "gpu"}
+    assert gpu == {"asr", "words", "diarization", "translation"}
     assert [tasks.task_for(stage).name for stage in pipeline.STAGES] == names
     assert len({tasks.task_for(stage).task_key for stage in pipeline.STAGES}) == len(names)
