@@ -8,17 +8,20 @@ import json
 import subprocess
 from pathlib import Path
 
+from pyannote.database.util import load_rttm
+
 from testkit import pyannote_sample, run_cli
 
 
 def _reference_time(rttm: Path, shift: float) -> dict[str, list[tuple[float, float]]]:
-    """The call's reference turns, moved by ``shift`` seconds (a re-cut's timeline)."""
-    turns: dict[str, list[tuple[float, float]]] = {}
-    for line in rttm.read_text(encoding="utf-8").splitlines():
-        f = line.split()
-        start = float(f[3]) + shift
-        turns.setdefault(f[7], []).append((start, start + float(f[4])))
-    return turns
+    """Each reference speaker's speech where no one else speaks (a backchannel over someone's
+    words belongs to both), moved by ``shift`` seconds (a re-cut's timeline)."""
+    reference = load_rttm(str(rttm))["sample"]
+    alone = reference.extrude(reference.get_overlap())
+    return {
+        str(who): [(s.start + shift, s.end + shift) for s in alone.label_timeline(who)]
+        for who in alone.labels()
+    }
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
