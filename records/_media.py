@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import re
 import struct
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
@@ -247,17 +249,28 @@ class Diarization:
     def speakers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t.speaker for t in self.turns))
 
+    @cached_property
+    def _ends(self) -> list[float]:
+        return [t.end for t in self.turns]
+
     def speaker_at(self, start: float, end: float) -> str | None:
         """Who speaks most between ``start`` and ``end``; for a span no turn overlaps, the
         speaker of the nearest turn within a second, else None."""
+        # Turns are in time order and never overlap, so their ends are sorted too: only the
+        # turns from the first one ending after ``start`` can overlap, and where none does,
+        # the nearest is that one or the one before it.
+        first = bisect_right(self._ends, start)
         talk: dict[str, float] = {}
-        for t in self.turns:
+        for t in self.turns[first:]:
+            if t.start >= end:
+                break
             overlap = min(end, t.end) - max(start, t.start)
             if overlap > 0:
                 talk[t.speaker] = talk.get(t.speaker, 0.0) + overlap
         if talk:
             return max(talk, key=talk.__getitem__)
-        gaps = [(max(t.start - end, start - t.end), t.speaker) for t in self.turns]
+        nearby = self.turns[max(first - 1, 0) : first + 1]
+        gaps = [(max(t.start - end, start - t.end), t.speaker) for t in nearby]
         near = min(gaps, default=None)
         return near[1] if near is not None and near[0] <= 1.0 else None
 
