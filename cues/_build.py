@@ -220,8 +220,7 @@ def _paired(cues: Sequence[Cue], p: Profile) -> list[Cue]:
         a = cues[k]
         b = cues[k + 1] if k + 1 < len(cues) else None
         if b is not None and _pairs(a, b, cues[k + 2].start if k + 2 < len(cues) else None, p):
-            lines = (DASH + a.lines[0], DASH + b.lines[0])
-            out.append(Cue(a.start, b.end, lines, a.speaker, a.start, b.end))
+            out.append(_pair(a, b))
             k += 2
             continue
         out.append(a)
@@ -242,8 +241,11 @@ def _pairs(a: Cue, b: Cue, after: float | None, p: Profile) -> bool:
     alone = max(_lacking(a, b.start, p), _lacking(b, after, p))
     if alone <= _SLACK:
         return False
-    pair = Cue(a.start, b.end, (DASH + a.lines[0], DASH + b.lines[0]))
-    return _lacking(pair, after, p) < alone
+    return _lacking(_pair(a, b), after, p) < alone
+
+
+def _pair(a: Cue, b: Cue) -> Cue:
+    return Cue(a.start, b.end, (DASH + a.lines[0], DASH + b.lines[0]), a.speaker, a.start, b.end)
 
 
 def _timed(cues: Sequence[Cue], p: Profile) -> Iterator[Cue]:
