@@ -7,6 +7,7 @@ import os
 
 import typer
 
+from ._api import api
 from ._cache import app as cache_app
 from ._check import check
 from ._console import configure_logging
@@ -45,6 +46,7 @@ app.command("run")(run)
 app.command("submit")(submit)
 app.command("rate")(rate)
 app.command("serve")(serve)
+app.command("api")(api)
 app.command("check")(check)
 app.command("models")(models)
 

@@ -16,18 +16,9 @@ from rich.markup import escape
 
 import cache_manager as cm
 from cache_manager import CacheManager
-from cache_store import ArchiveError, CacheStats, IndexBusyError, IndexDamagedError, PayloadError
-from cues import ProfileError, SubtitleFileError
-from engines.asr import AlignmentNotReadyError
-from engines.languages import LanguageError
-from engines.media import MediaError
-from engines.models import ModelError
-from engines.translate import TranslationError
-from glossary import GlossaryError
-from jobs import JOB_LOGGERS, JobError, open_cache
-from memory import TmxError
-from optimizer import OptimizerError
-from pipeline import ConfigError, Settings, load_settings
+from cache_store import CacheStats
+from jobs import JOB_LOGGERS, USER_ERRORS, open_cache
+from pipeline import Settings, load_settings
 
 T = TypeVar("T")
 
@@ -44,27 +35,6 @@ __all__ = [
 ]
 
 err = Console(stderr=True)
-
-# Exceptions whose message is a complete one-line explanation for the user.
-USER_ERRORS = (
-    ConfigError,
-    JobError,
-    MediaError,
-    ModelError,
-    TranslationError,
-    PayloadError,
-    OptimizerError,
-    IndexBusyError,
-    IndexDamagedError,
-    AlignmentNotReadyError,
-    ArchiveError,
-    GlossaryError,
-    TmxError,
-    LanguageError,
-    ProfileError,
-    SubtitleFileError,
-)
-
 
 # Control characters (a newline in a file name) would break the one-line error: shown escaped.
 _ESCAPES = {c: ascii(chr(c))[1:-1] for c in (*range(32), 127)}

@@ -34,6 +34,13 @@ def serve(
         Literal["gpu-pool", "in-process"],
         typer.Option(help="Where the cpu pool's jobs run ASR and translation models."),
     ] = "gpu-pool",
+    api_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Also serve the whisper-asr-webservice API (Bazarr) on this port, on --host; "
+            "each of its jobs a flow run in the UI."
+        ),
+    ] = None,
     logs: Annotated[
         Path, typer.Option(help="Folder for the server's, workers' and deploy logs.")
     ] = Path("~/.cp-whisperx/serve"),
@@ -46,16 +53,21 @@ def serve(
     retraining) and a worker per pool; print the UI's address, and stop everything on
     Ctrl-C. While it runs, `cpwx run` and `cpwx submit` use this server."""
     settings_or_fail()
-    from deployments import gpu_count, run_until_stopped, running_stack, stop_on_signals
+    from deployments import gpu_count, run_until_stopped, running_stack, start_api, stop_on_signals
 
     stop_on_signals()
     folder = logs.expanduser().absolute()
     slots = gpu_slots if gpu_slots is not None else gpu_count()
     try:
         with running_stack(port, folder, slots, gpu_stages, database_url, host) as stack:
+            http_api = None
+            if api_port is not None:
+                stack.services.append(start_api(stack.api_url, api_port, host, folder, gpu_stages))
+                http_api = f"http://{host}:{api_port}"
             ready = {
                 "ui": stack.ui_url,
                 "api": stack.api_url,
+                "http_api": http_api,
                 "pools": {"cpu": None, "gpu": max(1, slots)},
                 "gpu_stages": gpu_stages,
                 "logs": str(folder),
@@ -64,7 +76,9 @@ def serve(
                 emit(ready)
             err.print(
                 f"Prefect UI: [bold]{stack.ui_url}[/] (pools cpu and gpu x{max(1, slots)}, "
-                f"GPU stages {gpu_stages}; logs in {folder}). Ctrl-C stops it all.",
+                f"GPU stages {gpu_stages}; logs in {folder})"
+                + (f"; Bazarr's API: {http_api}" if http_api else "")
+                + ". Ctrl-C stops it all.",
                 highlight=False,
             )
             why = run_until_stopped(stack.services)

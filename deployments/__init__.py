@@ -4,7 +4,7 @@ pieces also run alone: ``python -m deployments.pools``, ``python -m deployments.
 
 from ._service import Service, healthy, run_until_stopped, stop_on_signals
 from .pools import POOLS, create_pools, gpu_count
-from .stack import REPO, Stack, deploy, running_stack, start_server
+from .stack import REPO, Stack, deploy, running_stack, start_api, start_server
 from .workers import start_workers
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "healthy",
     "run_until_stopped",
     "running_stack",
+    "start_api",
     "start_server",
     "start_workers",
     "stop_on_signals",

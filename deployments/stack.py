@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,9 +18,10 @@ from ._service import PREFECT, Service, healthy, spawn
 from .pools import create_pools
 from .workers import start_workers
 
-__all__ = ["REPO", "Stack", "deploy", "running_stack", "start_server"]
+__all__ = ["REPO", "Stack", "deploy", "running_stack", "start_api", "start_server"]
 
 REPO = Path(__file__).resolve().parents[1]
+CPWX = str(Path(sys.executable).with_name("cpwx"))
 
 
 def start_server(
@@ -57,6 +59,22 @@ def start_server(
         server.stop()
         raise
     return server, url
+
+
+def start_api(
+    api_url: str, port: int, host: str, logs: Path, gpu_stages: str, timeout: float = 120
+) -> Service:
+    """``cpwx api`` on ``host:port`` for Bazarr and the like, its jobs flow runs on the server
+    at ``api_url`` (GPU stages where the cpu pool's jobs run them); returned once it answers."""
+    env = {**os.environ, "PREFECT_API_URL": api_url, "GPU_STAGES": gpu_stages}
+    args = [CPWX, "api", "--host", host, "--port", str(port), "--debug"]
+    api = spawn("HTTP API", args, env, logs / "api.log")
+    try:
+        api.wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), timeout)
+    except BaseException:
+        api.stop()
+        raise
+    return api
 
 
 def deploy(api_url: str, logs: Path) -> None:

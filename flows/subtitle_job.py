@@ -62,15 +62,15 @@ def run_prepared(
         _prepared.reset(token)
 
 
+# The request's fields a GPU stage has no use for: the job's own business (the state it is
+# handed carries the audio hash).
+_JOB_ONLY = ("out", "reference", "formats", "script", "speaker_labels", "audio_hash")
+
+
 def _on_gpu_pool(stage: Stage, plan: JobPlan, state: JobState, request: JobRequest) -> JobState:
     """Run a GPU stage as the gpu-stages deployment (a subflow in the UI), and take its JSON
     result: the state the worker left, on whose decisions (its ASR settings) this job goes on."""
-    params = {
-        k: v
-        for k, v in request.to_parameters().items()
-        if k
-        not in ("out", "reference", "formats", "script", "speaker_labels")  # the job's own business
-    }
+    params = {k: v for k, v in request.to_parameters().items() if k not in _JOB_ONLY}
     params |= {"stage": stage.name, "state": state.to_json()}
     run = cast(  # the sync call of an async-dispatching function
         FlowRun,
@@ -130,6 +130,7 @@ def subtitle_job(
     script: str = "native",
     speakers: int | None = None,
     speaker_labels: bool = False,
+    audio_hash: str | None = None,
 ) -> dict[str, Any]:
     """Subtitle one film: demux, fingerprint, ASR, word timing, optional translation, then
     cues to the style profile, checked, in each subtitle format.
@@ -152,12 +153,14 @@ def subtitle_job(
         script: native, or latin for Indic-script subtitles romanized (Hinglish).
         speakers: How many people speak, when known (default: diarization finds out).
         speaker_labels: Start a cue with the speaker ("[Jai]") where the speaker changes.
+        audio_hash: The decoded audio's SHA-256, where the caller hashed it (an upload of raw
+            PCM through the HTTP API).
     """
     request = JobRequest.from_parameters(locals())  # the parameters, and nothing else yet
     here = _prepared.get()
     if here is None:  # a worker's run: this process has prepared nothing
         plan = prepare(request, load_settings())
-        state = initial_state(plan)
+        state = initial_state(plan, request.audio_hash)
         expected = estimate(plan, state)
     else:
         plan, state, expected = here

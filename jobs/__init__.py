@@ -4,6 +4,8 @@ and the flows are thin over it; only ``_prefect`` here talks to a Prefect server
 """
 
 from ._cache import open_cache
+from ._detect import DetectedLanguage, detect_language
+from ._errors import USER_ERRORS
 from ._here import FlowRunner, run_here
 from ._learning import estimate, record
 from ._prefect import running_server
@@ -16,12 +18,15 @@ from ._warmup import WarmupItem, media_files, warm
 
 __all__ = [
     "JOB_LOGGERS",
+    "USER_ERRORS",
+    "DetectedLanguage",
     "FlowRunner",
     "JobError",
     "JobRequest",
     "JobResult",
     "RunStage",
     "WarmupItem",
+    "detect_language",
     "estimate",
     "initial_state",
     "media_files",

@@ -37,7 +37,7 @@ def run_here(
     """Serve from the store when every stage hits; otherwise ``run_flow`` (on a running Prefect
     server when there is one), after ``on_estimate`` hears how long it should take."""
     plan = prepare(request, settings, progress)
-    state = initial_state(plan)
+    state = initial_state(plan, request.audio_hash)
     try:
         server = running_server(settings)
         if not server and settings.store_fast_path and plan.cache.store.enabled:

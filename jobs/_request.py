@@ -34,6 +34,9 @@ class JobRequest:
     script: str = "native"  # "latin": Indic-script subtitles romanized (Hinglish)
     speakers: int | None = None  # --speakers: diarize into exactly this many
     speaker_labels: bool = False  # --speaker-labels: "[Jai]" where the speaker changes
+    # The decoded audio's SHA-256 where the caller hashed it (an HTTP upload of raw PCM is the
+    # decoded audio): the job knows its audio before reading it, as the stat fast path would.
+    audio_hash: str | None = None
 
     @property
     def track(self) -> str:

@@ -38,11 +38,13 @@ RunStage = Callable[[Stage, JobPlan, JobState], JobState]
 log = logging.getLogger("jobs.runner")
 
 
-def initial_state(plan: JobPlan) -> JobState:
-    """What is known before any stage: the audio hash the stat fast path has for this file, and
-    so that audio's ASR settings."""
+def initial_state(plan: JobPlan, audio_hash: str | None = None) -> JobState:
+    """What is known before any stage: the audio hash (the caller's, else the one the stat fast
+    path has for this file), and so that audio's ASR settings."""
     store = plan.cache.store
-    known = store.sources.audio_hash_for(plan.source_stat) if store.enabled else None
+    known = audio_hash or (
+        store.sources.audio_hash_for(plan.source_stat) if store.enabled else None
+    )
     return JobState(audio_hash=known, asr=asr_settings_for(plan, known) if known else None)
 
 

@@ -206,6 +206,12 @@ class Settings(BaseSettings):
     gpu_stages: Literal["in-process", "gpu-pool"] = "in-process"
     gpu_deployment: DeploymentName = "gpu-stages/gpu"
 
+    # --- the HTTP API (`cpwx api`, `cpwx serve --api-port`): whisper-asr-webservice's ---
+    api_max_upload_mb: float = Field(2048.0, gt=0)  # a 2-hour film as raw PCM is ~230 MB/h
+    api_concurrency: int = Field(1, ge=1)  # jobs at once; the rest wait their turn
+    api_queue_limit: int = Field(16, ge=0)  # requests waiting beyond this get 503 at once
+    api_queue_timeout_seconds: float = Field(3600.0, gt=0)  # then 503: waited too long
+
     @field_validator("cache_dir")
     @classmethod
     def _a_folder(cls, value: Path) -> Path:
