@@ -17,6 +17,7 @@ from ._optimizer import rate
 from ._run import run, submit
 from ._serve import serve
 from ._tm import app as tm_app
+from ._watch import watch
 
 __all__ = ["PREFECT_DEFAULTS", "app", "configure_logging", "main"]
 
@@ -47,6 +48,7 @@ app.command("rate")(rate)
 app.command("serve")(serve)
 app.command("check")(check)
 app.command("models")(models)
+app.command("watch")(watch)
 
 
 @app.callback()

@@ -1,11 +1,23 @@
 """The application: a job's request, its plan resolved once, the runner that takes it through the
-stages (or serves it whole from the store), its result, and what it tells the optimizer. The CLI
-and the flows are thin over it; only ``_prefect`` here talks to a Prefect server.
+stages (or serves it whole from the store), its result, and what it tells the optimizer; and a
+media library's sidecar subtitles, a job per film. The CLI and the flows are thin over it; only
+``_prefect`` here talks to a Prefect server.
 """
 
 from ._cache import open_cache
 from ._here import FlowRunner, run_here
 from ._learning import estimate, record
+from ._library import (
+    SIDECAR_FORMATS,
+    Library,
+    LibraryItem,
+    LibraryOptions,
+    LibraryPass,
+    check_folders,
+    covered,
+    sidecar_path,
+    write_sidecar,
+)
 from ._prefect import running_server
 from ._prepare import prepare
 from ._request import JobError, JobRequest
@@ -16,12 +28,19 @@ from ._warmup import WarmupItem, media_files, warm
 
 __all__ = [
     "JOB_LOGGERS",
+    "SIDECAR_FORMATS",
     "FlowRunner",
     "JobError",
     "JobRequest",
     "JobResult",
+    "Library",
+    "LibraryItem",
+    "LibraryOptions",
+    "LibraryPass",
     "RunStage",
     "WarmupItem",
+    "check_folders",
+    "covered",
     "estimate",
     "initial_state",
     "media_files",
@@ -33,6 +52,8 @@ __all__ = [
     "run_stage",
     "running_server",
     "serve_from_store",
+    "sidecar_path",
     "submit_job",
     "warm",
+    "write_sidecar",
 ]
