@@ -18,6 +18,7 @@ from ._optimizer import rate
 from ._run import run, submit
 from ._serve import serve
 from ._tm import app as tm_app
+from ._watch import watch
 
 __all__ = ["PREFECT_DEFAULTS", "app", "configure_logging", "main"]
 
@@ -49,6 +50,7 @@ app.command("serve")(serve)
 app.command("api")(api)
 app.command("check")(check)
 app.command("models")(models)
+app.command("watch")(watch)
 
 
 @app.callback()

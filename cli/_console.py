@@ -29,6 +29,7 @@ __all__ = [
     "err",
     "fail",
     "guard",
+    "one_line",
     "open_or_fail",
     "settings_or_fail",
     "stats_for",
@@ -44,6 +45,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     shown = escape(message.strip().translate(_ESCAPES))
     err.print(f"[red]cpwx: error:[/red] {shown}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def one_line(exc: Exception) -> str:
+    """What a failure shows without --debug: a user error's own message; for anything else its
+    type and first line, and where the rest is."""
+    if isinstance(exc, USER_ERRORS):
+        return str(exc) or type(exc).__name__
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first} (run with --debug for details)"
 
 
 def guard(fn: Callable[[], T], code: int = 1, debug: bool = False) -> T:

@@ -20,7 +20,7 @@ from jobs.report import language_summary, qc_summary
 from optimizer import Prediction
 from pipeline import WORKFLOWS, JobPlan, JobState, load_settings
 
-from ._console import USER_ERRORS, configure_logging, err, fail
+from ._console import configure_logging, err, fail, one_line
 
 __all__ = ["run", "submit"]
 
@@ -222,15 +222,10 @@ def _finish(
     try:
         with _stdout_to_stderr(), _progress(not as_json and not debug) as listen:
             result = job(listen)
-    except USER_ERRORS as exc:
-        if debug:
-            raise
-        raise fail(str(exc) or type(exc).__name__) from None
     except Exception as exc:
         if debug:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise fail(f"{type(exc).__name__}: {first} (run with --debug for details)") from None
+        raise fail(one_line(exc)) from None
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:

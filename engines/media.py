@@ -17,12 +17,14 @@ __all__ = [
     "AudioTrack",
     "MediaError",
     "MediaInfo",
+    "SubtitleTrack",
     "TrackChoice",
     "check_source",
     "choose_track",
     "demux",
     "denoise",
     "probe",
+    "same_language",
 ]
 
 SAMPLE_RATE = 16000
@@ -55,12 +57,23 @@ class AudioTrack:
 
 
 @dataclass(frozen=True)
+class SubtitleTrack:
+    """One subtitle stream, numbered as ffmpeg's ``0:s:N`` counts them: a media server shows
+    it, so a language it covers needs no sidecar."""
+
+    number: int
+    codec: str
+    language: str | None  # the container's tag, None when unset
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     path: Path
     duration: float | None
     audio_codec: str
     has_video: bool
     tracks: tuple[AudioTrack, ...] = ()
+    subtitles: tuple[SubtitleTrack, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,23 +161,35 @@ def probe(path: Path) -> MediaInfo:
         audio_codec=str(codec),
         has_video=any(s.get("codec_type") == "video" for s in streams),
         tracks=tuple(_track(n, s) for n, s in enumerate(audio)),
+        subtitles=tuple(
+            SubtitleTrack(n, str(s.get("codec_name")), _language(_tags(s)))
+            for n, s in enumerate(st for st in streams if st.get("codec_type") == "subtitle")
+        ),
     )
 
 
 _ASIDE = re.compile(r"commentar|descri|\bAD\b|narrat|director", re.IGNORECASE)
 
 
-def _track(number: int, stream: dict[str, Any]) -> AudioTrack:
-    tags = {str(k).lower(): str(v) for k, v in (stream.get("tags") or {}).items()}
-    marks = stream.get("disposition") or {}
+def _tags(stream: dict[str, Any]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (stream.get("tags") or {}).items()}
+
+
+def _language(tags: dict[str, str]) -> str | None:
     language = tags.get("language", "").lower()
+    return None if language in ("", "und", "unk", "zxx", "mis") else language
+
+
+def _track(number: int, stream: dict[str, Any]) -> AudioTrack:
+    tags = _tags(stream)
+    marks = stream.get("disposition") or {}
     title = tags.get("title", "")
     return AudioTrack(
         number=number,
         codec=str(stream.get("codec_name")),
         channels=int(stream.get("channels") or 0),
         layout=str(stream.get("channel_layout") or ""),
-        language=None if language in ("", "und", "unk", "zxx", "mis") else language,
+        language=_language(tags),
         title=title,
         default=bool(marks.get("default")),
         aside=bool(
@@ -177,15 +202,15 @@ def _track(number: int, stream: dict[str, Any]) -> AudioTrack:
     )
 
 
-def _speaks(track: AudioTrack, language: str) -> bool:
-    """Whether the track's tag names ``language``, in ISO 639-1 or 639-2/B or /T (``hi`` is
-    ``hin``; ``cs`` is ``cze`` and ``ces``)."""
+def same_language(tag: str | None, language: str) -> bool:
+    """Whether ``tag`` (a track's, a sidecar file name's) names ``language``, in ISO 639-1 or
+    639-2/B or /T (``hi`` is ``hin``; ``cs`` is ``cze`` and ``ces``)."""
     import langcodes
 
-    if track.language is None:
+    if tag is None:
         return False
     try:
-        return bool(langcodes.get(track.language).language == langcodes.get(language).language)
+        return bool(langcodes.get(tag).language == langcodes.get(language).language)
     except (ValueError, LookupError):  # a tag that is not a language code
         return False
 
@@ -207,7 +232,7 @@ def choose_track(
         return TrackChoice(tracks[number], f"track {number}, as asked (--audio-track)")
     main = [t for t in tracks if not t.aside] or list(tracks)
     if language is not None:
-        speaking = [t for t in main if _speaks(t, language)]
+        speaking = [t for t in main if same_language(t.language, language)]
         if speaking:
             return TrackChoice(speaking[0], f"track {speaking[0].number}: tagged {language}")
         if any(t.language for t in tracks):

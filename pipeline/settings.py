@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from cache_store import Layer
 from cues import PROFILES, FormatError, Profile, ProfileError, parse_formats, profile_for
 from engines.asr import TUNED
+from engines.languages import check_language
 from glossary import GlossaryPolicy
 from memory import TmPolicy
 
@@ -212,11 +213,31 @@ class Settings(BaseSettings):
     api_queue_limit: int = Field(16, ge=0)  # requests waiting beyond this get 503 at once
     api_queue_timeout_seconds: float = Field(3600.0, gt=0)  # then 503: waited too long
 
+    # --- media library (the library-watch flow): sidecar subtitles beside every film ---
+    library_dirs: str = ""  # folders, os.pathsep- or comma-separated; empty: none watched
+    library_source_language: str | None = None  # unset: detected, per film
+    library_target_language: str | None = None  # unset: the dialogue's language only
+
     @field_validator("cache_dir")
     @classmethod
     def _a_folder(cls, value: Path) -> Path:
         if value.expanduser().exists() and not value.expanduser().is_dir():
             raise ValueError("exists and is not a folder")
+        return value
+
+    @field_validator("library_dirs")
+    @classmethod
+    def _folders(cls, value: str) -> str:
+        # One not there now may be a disk not mounted yet: the flow says so when it runs.
+        files = [str(f) for f in _split_folders(value) if f.expanduser().is_file()]
+        if files:
+            raise ValueError(f"not a folder: {', '.join(files)}")
+        return value
+
+    @field_validator("library_source_language", "library_target_language")
+    @classmethod
+    def _a_language(cls, value: str | None, info: ValidationInfo) -> str | None:
+        check_language(value, targets=info.field_name == "library_target_language")
         return value
 
     @field_validator("cache_s3_prefix")
@@ -279,6 +300,10 @@ class Settings(BaseSettings):
         return self.cache_dir.expanduser()
 
     @property
+    def library_folders(self) -> tuple[Path, ...]:
+        return tuple(folder.expanduser() for folder in _split_folders(self.library_dirs))
+
+    @property
     def cache_max_bytes(self) -> int:
         return int(self.cache_max_size_gb * (1 << 30))
 
@@ -338,6 +363,10 @@ class Settings(BaseSettings):
     def asr_pinned(self) -> bool:
         """Whether the user set a setting that changes a transcript."""
         return bool(ASR_VARIABLES & self.model_fields_set)
+
+
+def _split_folders(value: str) -> list[Path]:
+    return [Path(part.strip()) for part in re.split(f"[,{os.pathsep}]", value) if part.strip()]
 
 
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:

@@ -117,12 +117,14 @@ def test_two_concurrent_jobs_compute_asr_once(served: Served, tmp_path: Path) ->
     assert sorted(job["stages"]["asr"]["cache"] for job in jobs) == ["hit", "miss"]
 
 
-def test_cleanup_and_retraining_are_scheduled(served: Served) -> None:
-    for name, cron in (
-        ("cache-cleanup/daily", "30 3 * * *"),
-        ("optimizer-train/weekly", "0 4 * * 0"),
+def test_cleanup_retraining_and_the_library_are_scheduled(served: Served) -> None:
+    for name, when in (
+        ("cache-cleanup/daily", {"cron": "30 3 * * *"}),
+        ("optimizer-train/weekly", {"cron": "0 4 * * 0"}),
+        ("library-watch/every-15-minutes", {"interval": 900.0}),
     ):
         deployment = served.get(f"/deployments/name/{name}")
-        assert [s["schedule"]["cron"] for s in deployment["schedules"]] == [cron]
+        [key] = when
+        assert [{key: s["schedule"][key]} for s in deployment["schedules"]] == [when]
         assert all(s["active"] for s in deployment["schedules"])
         assert deployment["work_pool_name"] == "cpu"

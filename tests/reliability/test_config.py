@@ -33,6 +33,9 @@ BY_NAME = {
     "cache_s3_credentials_block": "My S3 Keys",
     "subtitle_profile": "cinema",
     "subtitle_formats": "srt,docx",
+    "library_dirs": str(REPO / "README.md"),
+    "library_source_language": "xq",
+    "library_target_language": "klingon",
 }
 
 
