@@ -14,10 +14,8 @@ from urllib.parse import quote
 import anyio
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 
 from engines.languages import LanguageError, check_language
 from engines.media import MediaError
@@ -92,18 +90,15 @@ def create_app(settings: Settings, run_flow: FlowRunner = _in_flow) -> FastAPI:
     """The API on ``settings`` (API_MAX_UPLOAD_MB, API_CONCURRENCY, API_QUEUE_LIMIT,
     API_QUEUE_TIMEOUT_SECONDS); jobs run through ``run_flow`` when the store cannot serve them
     whole: as a flow run on the running Prefect server where there is one."""
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc served from here: nothing leaves the machine
         title="cp-whisperx",
         summary="whisper-asr-webservice's API on a pipeline that caches: a film asked for "
         "again (or already subtitled with `cpwx run`) is served from the store.",
-        docs_url=None,
-        redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=int(settings.api_max_upload_mb * 2**20))
     queue = JobQueue(
         settings.api_concurrency, settings.api_queue_limit, settings.api_queue_timeout_seconds
     )
-    app.mount("/static", StaticFiles(directory=swagger_ui_path), name="static")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -115,16 +110,6 @@ def create_app(settings: Settings, run_flow: FlowRunner = _in_flow) -> FastAPI:
     async def _failed(_: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc)  # the traceback stays in the server's log
         return JSONResponse({"detail": f"{type(exc).__name__}: {_one_line(exc)}"}, 500)
-
-    @app.get("/docs", include_in_schema=False)
-    async def _docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title="cp-whisperx API",
-            swagger_js_url="/static/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger-ui.css",
-            swagger_favicon_url="/static/favicon-32x32.png",
-        )
 
     @app.get("/health", include_in_schema=False)
     async def _health() -> dict[str, str]:

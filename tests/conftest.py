@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, sync_playwright
 
 from testkit import (
     SPOKEN,
@@ -21,6 +23,29 @@ from testkit import (
 # Diarization costs ~1 CPU minute per minute of audio on 2 cores: off for every test but those
 # about speakers, which turn it on (tests/engines/test_diarize.py, tests/cli/test_speakers.py).
 os.environ.setdefault("ENABLE_DIARIZATION", "false")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's chromium, headless as root, and nothing that reaches out of the machine.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page in a real browser (Debian's chromium driven by playwright, never downloaded)."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
 
 
 class Clock:

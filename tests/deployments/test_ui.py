@@ -5,40 +5,16 @@ Screenshots go to CPWX_TEST_ARTIFACTS (default test-artifacts/ui/)."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from testkit import REPO, run_cli
 
 from .conftest import Served
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("CPWX_TEST_ARTIFACTS", REPO / "test-artifacts")) / "ui"
-# Debian's chromium, headless as root, and nothing that reaches out of the machine.
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
 
 
 def test_a_job_launched_from_the_custom_run_form(
