@@ -36,6 +36,17 @@ def pyannote_sample() -> Path:
     return Path(spec.origin).parent / "sample"
 
 
+def bazarr_pcm(media: Path) -> bytes:
+    """The audio as Bazarr's Whisper provider sends it to /asr (its ``encode_audio_stream``:
+    raw 16 kHz mono s16le PCM)."""
+    command = (
+        *("ffmpeg", "-nostdin", "-threads", "0", "-i", str(media), "-map", "0:a:0"),
+        *("-f", "s16le", "-ac", "1", "-acodec", "pcm_s16le", "-af", "aresample=async=1"),
+        *("-ar", "16000", "-", "-vn", "-dn", "-sn"),
+    )
+    return subprocess.run(command, capture_output=True, check=True).stdout
+
+
 def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
 

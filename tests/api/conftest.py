@@ -17,20 +17,6 @@ import pytest
 from testkit import CPWX, REPO, free_port
 
 
-def bazarr_pcm(media: Path) -> bytes:
-    """The audio as Bazarr's Whisper provider sends it (its ``encode_audio_stream``)."""
-    command = (
-        *("ffmpeg", "-nostdin", "-threads", "0", "-i", str(media), "-map", "0:a:0"),
-        *("-f", "s16le", "-ac", "1", "-acodec", "pcm_s16le", "-af", "aresample=async=1"),
-        *("-ar", "16000", "-", "-vn", "-dn", "-sn"),
-    )
-    return subprocess.run(
-        command,
-        capture_output=True,
-        check=True,
-    ).stdout
-
-
 @dataclass(frozen=True)
 class Api:
     url: str

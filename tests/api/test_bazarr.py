@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from testkit import SPOKEN_ES, pyannote_sample, run_cli, speak, wer
+from testkit import SPOKEN_ES, bazarr_pcm, pyannote_sample, run_cli, speak, wer
 
-from .conftest import Api, bazarr_pcm
+from .conftest import Api
 
 CUE_TIME = r"\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d"
 

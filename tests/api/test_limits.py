@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testkit import tree_state
+from testkit import bazarr_pcm, tree_state
 
-from .conftest import Api, bazarr_pcm, running_api
+from .conftest import Api, running_api
 
 MB = 2**20
 

@@ -23,6 +23,7 @@ from testkit import CPWX, REPO, MotoS3, Postgres, free_port
 class Served:
     ui: str
     api: str
+    http_api: str  # whisper-asr-webservice's API (--api-port), for Bazarr
     env: dict[str, str]  # what a CLI call needs to use this server and its cache
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
@@ -58,8 +59,19 @@ def served(
         "PREFECT_API_URL": "",
     }
     port = free_port()
+    api = ("--api-port", str(free_port()))
     serve = subprocess.Popen(
-        [CPWX, "serve", "--port", str(port), "--logs", str(home / "logs"), "--json", *database],
+        [
+            CPWX,
+            "serve",
+            "--port",
+            str(port),
+            "--logs",
+            str(home / "logs"),
+            "--json",
+            *api,
+            *database,
+        ],
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -74,7 +86,9 @@ def served(
         serve.wait(timeout=60)
         pytest.fail(f"cpwx serve did not start: {(home / 'serve.err').read_text()}")
     ready = json.loads(line)
-    yield Served(ready["ui"], ready["api"], {**env, "PREFECT_API_URL": ready["api"]})
+    yield Served(
+        ready["ui"], ready["api"], ready["http_api"], {**env, "PREFECT_API_URL": ready["api"]}
+    )
     # Ctrl-C stops everything it started: the workers, then the server.
     os.killpg(serve.pid, signal.SIGINT)
     assert serve.wait(timeout=90) == 0, (home / "serve.err").read_text()

@@ -9,7 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from testkit import REPO, run_cli, speak
+import httpx
+
+from testkit import REPO, bazarr_pcm, run_cli, speak
 
 from .conftest import Served
 
@@ -128,3 +130,28 @@ def test_cleanup_retraining_and_the_library_are_scheduled(served: Served) -> Non
         assert [{key: s["schedule"][key]} for s in deployment["schedules"]] == [when]
         assert all(s["active"] for s in deployment["schedules"])
         assert deployment["work_pool_name"] == "cpu"
+
+
+def test_a_bazarr_request_is_a_flow_run_in_the_ui(served: Served, tmp_path: Path) -> None:
+    """`cpwx serve --api-port`: Bazarr's request runs as a subtitle-job flow run on the
+    server (ASR on the gpu pool), named after the film Bazarr names; asked again, a hit."""
+    film = speak("The lighthouse keeper counts the ships every night.", tmp_path / "keeper.mp4")
+    ask = {"task": "transcribe", "language": "en", "output": "srt", "encode": "false"}
+    ask["video_file"] = "/library/Keeper (1999)/Keeper (1999).mkv"
+    pcm = bazarr_pcm(film)
+    with httpx.Client(base_url=served.http_api, timeout=600) as http:
+        first = http.post("/asr", params=ask, files={"audio_file": pcm})
+        assert first.status_code == 200, first.text
+        assert "lighthouse" in first.text.lower()
+        again = http.post("/asr", params=ask, files={"audio_file": pcm})
+    assert again.text == first.text
+    named = {"name": {"like_": "Keeper (1999)"}}
+    jobs = {"flows": {"name": {"any_": ["subtitle-job"]}}, "flow_runs": named}
+    runs = served.post("/flow_runs/filter", jobs)
+    assert len(runs) == 2 and {r["state"]["type"] for r in runs} == {"COMPLETED"}
+    first_run, repeat = sorted(runs, key=lambda r: str(r["created"]))
+    gpu = {r["parameters"]["stage"] for r in _gpu_runs_of(served, first_run["id"])}
+    assert gpu == {"asr", "words"}  # heard on the gpu pool, as `cpwx submit`'s jobs are
+    states = _task_states(served, repeat["id"])
+    assert {states[s] for s in ("fingerprint", "asr", "words")} == {"Cached"}, states
+    assert _gpu_runs_of(served, repeat["id"]) == []
