@@ -162,14 +162,16 @@ def create_app(settings: Settings, run_flow: FlowRunner = _in_flow) -> FastAPI:
                 )
             body = render(output, result, word_timestamps)
         hits = sum(r.cache == "hit" for r in result.stages.values())
+        missed = [f"{name}: {r.reason}" for name, r in result.stages.items() if r.cache == "miss"]
         log.info(
-            "asr %s (%s): %.2f s via %s, %d of %d stages from the cache",
+            "asr %s (%s): %.2f s via %s, %d of %d stages from the cache%s",
             upload.name,
             task,
             result.wall_seconds,
             result.orchestration,
             hits,
             len(result.stages),
+            f" (first miss: {missed[0]})" if missed else "",
         )
         return Response(
             body,
@@ -197,7 +199,9 @@ def create_app(settings: Settings, run_flow: FlowRunner = _in_flow) -> FastAPI:
                 )
         from whisperx.utils import LANGUAGES  # a plain dict module
 
-        log.info("detect-language %s: %s", upload.name, found.code)
+        log.info(
+            "detect-language %s: %s%s", upload.name, found.code, " (known)" if found.known else ""
+        )
         return {
             "detected_language": LANGUAGES.get(found.code, found.code),
             "language_code": found.code,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Annotated
 
 import typer
@@ -23,6 +25,10 @@ def api(
     `cpwx run`, is answered from the store. Jobs run one at a time (API_CONCURRENCY); with
     `cpwx serve` running, each job is a flow run in its UI."""
     configure_logging(debug)
+    if not debug:  # a line per request (what the cache did), as an access log would
+        requests = logging.getLogger("api")
+        requests.addHandler(logging.StreamHandler(sys.stderr))
+        requests.setLevel(logging.INFO)
     settings = settings_or_fail()
     from api import ApiError, serve_api
 

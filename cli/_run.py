@@ -22,11 +22,11 @@ from pipeline import WORKFLOWS, JobPlan, JobState, load_settings
 
 from ._console import configure_logging, err, fail, one_line
 
-__all__ = ["run", "submit"]
+__all__ = ["in_flow", "progress_bars", "run", "stdout_to_stderr", "submit"]
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
+def stdout_to_stderr() -> Iterator[None]:
     """Libraries print to fd 1 (C code too); keep stdout for the one JSON object."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -41,7 +41,7 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
+def progress_bars(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
     """A bar per stage that reports how far it is; None when no one is watching."""
     if not enabled:
         yield None
@@ -66,7 +66,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
         yield listen
 
 
-def _in_flow(
+def in_flow(
     request: JobRequest,
     plan: JobPlan,
     state: JobState,
@@ -220,7 +220,7 @@ def _finish(
     """Run a job with progress on the terminal, then print its summary or its JSON; any
     failure is one line (a traceback only with --debug)."""
     try:
-        with _stdout_to_stderr(), _progress(not as_json and not debug) as listen:
+        with stdout_to_stderr(), progress_bars(not as_json and not debug) as listen:
             result = job(listen)
     except Exception as exc:
         if debug:
@@ -272,7 +272,7 @@ def run(
     announce = _announce if not as_json and err.is_terminal else None
 
     def job(listen: Callable[[str, float], None] | None) -> JobResult:
-        return run_here(request, load_settings(), _in_flow, listen, announce)
+        return run_here(request, load_settings(), in_flow, listen, announce)
 
     _finish(job, as_json, debug)
 

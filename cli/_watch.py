@@ -26,9 +26,9 @@ from ._run import (
     ModelOpt,
     SourceOpt,
     TargetOpt,
-    _in_flow,
-    _progress,
-    _stdout_to_stderr,
+    in_flow,
+    progress_bars,
+    stdout_to_stderr,
 )
 
 __all__ = ["watch"]
@@ -83,8 +83,8 @@ def watch(
     )
 
     def run_job(request: JobRequest) -> JobResult:
-        with _stdout_to_stderr(), _progress(not as_json and not debug) as listen:
-            return run_here(request, settings, _in_flow, listen)
+        with stdout_to_stderr(), progress_bars(not as_json and not debug) as listen:
+            return run_here(request, settings, in_flow, listen)
 
     library = guard(
         lambda: Library(options, settings, run_job, one_line, None if as_json else _line), 2, debug

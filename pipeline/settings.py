@@ -208,7 +208,7 @@ class Settings(BaseSettings):
     gpu_deployment: DeploymentName = "gpu-stages/gpu"
 
     # --- the HTTP API (`cpwx api`, `cpwx serve --api-port`): whisper-asr-webservice's ---
-    api_max_upload_mb: float = Field(2048.0, gt=0)  # a 2-hour film as raw PCM is ~230 MB/h
+    api_max_upload_mb: float = Field(2048.0, gt=0)  # raw PCM is ~115 MB per hour of film
     api_concurrency: int = Field(1, ge=1)  # jobs at once; the rest wait their turn
     api_queue_limit: int = Field(16, ge=0)  # requests waiting beyond this get 503 at once
     api_queue_timeout_seconds: float = Field(3600.0, gt=0)  # then 503: waited too long

@@ -3,6 +3,7 @@ jobs wait their turn, and a request beyond the queue is told to come back."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testkit import bazarr_pcm, tree_state
+from testkit import bazarr_pcm, run_cli, tree_state
 
 from .conftest import Api, running_api
 
@@ -99,3 +100,16 @@ def test_a_request_beyond_the_queue_is_told_to_come_back(small: Api, speech_mp4:
     assert "API_QUEUE_LIMIT" in busy.json()["detail"]
     # No request's folder is left (Prefect's temporary server keeps its own while it runs).
     assert not list(small.temp.glob("cpwx-api-*"))
+
+
+def test_a_port_taken_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("api", "--port", str(port), env={"CACHE_DIR": str(tmp_path / "cache")})
+    assert done.code == 1
+    assert (
+        done.stderr.strip()
+        == f"cpwx: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
