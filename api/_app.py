@@ -23,12 +23,10 @@ from jobs import (
     USER_ERRORS,
     FlowRunner,
     JobRequest,
-    JobResult,
     detect_language,
     run_here,
 )
-from optimizer import Prediction
-from pipeline import JobPlan, JobState, Settings
+from pipeline import Settings
 
 from ._limits import BodyLimit, JobQueue
 from ._outputs import MEDIA_TYPES, job_formats, render
@@ -58,19 +56,6 @@ VideoFile = Annotated[
 ]
 
 
-def _in_flow(
-    request: JobRequest,
-    plan: JobPlan,
-    state: JobState,
-    expected: Prediction | None,
-    server: str | None,
-) -> JobResult:
-    """The subtitle-job flow run on a prepared job; Prefect loads only when a job needs it."""
-    from flows.subtitle_job import run_prepared
-
-    return run_prepared(request, plan, state, expected, server)
-
-
 def _one_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -86,10 +71,11 @@ def _answering(fn: Callable[[], T]) -> T:
         raise HTTPException(422, _one_line(exc)) from None
 
 
-def create_app(settings: Settings, run_flow: FlowRunner = _in_flow) -> FastAPI:
+def create_app(settings: Settings, run_flow: FlowRunner) -> FastAPI:
     """The API on ``settings`` (API_MAX_UPLOAD_MB, API_CONCURRENCY, API_QUEUE_LIMIT,
-    API_QUEUE_TIMEOUT_SECONDS); jobs run through ``run_flow`` when the store cannot serve them
-    whole: as a flow run on the running Prefect server where there is one."""
+    API_QUEUE_TIMEOUT_SECONDS); jobs run through ``run_flow`` (the subtitle-job flow, as
+    `cpwx run` runs it) when the store cannot serve them whole: on the running Prefect server
+    where there is one."""
     app = FastAPIOffline(  # /docs and /redoc served from here: nothing leaves the machine
         title="cp-whisperx",
         summary="whisper-asr-webservice's API on a pipeline that caches: a film asked for "

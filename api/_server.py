@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import uvicorn
 
+from jobs import FlowRunner
 from pipeline import Settings
 
 from ._app import create_app
@@ -22,6 +23,7 @@ def serve_api(
     settings: Settings,
     host: str,
     port: int,
+    run_flow: FlowRunner,
     ready: Callable[[str], None],
     log_level: str = "warning",
 ) -> None:
@@ -37,7 +39,7 @@ def serve_api(
         raise ApiError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), log_level=log_level, timeout_keep_alive=30, access_log=False
+        create_app(settings, run_flow), log_level=log_level, timeout_keep_alive=30, access_log=False
     )
     ready(f"http://{host if ':' not in host else f'[{host}]'}:{bound}")
     uvicorn.Server(config).run(sockets=[sock])

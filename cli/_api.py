@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ._console import configure_logging, err, fail, settings_or_fail
+from ._run import in_flow
 
 __all__ = ["api"]
 
@@ -36,6 +37,6 @@ def api(
         err.print(f"API: [bold]{url}[/] (docs at {url}/docs). Ctrl-C stops it.", highlight=False)
 
     try:
-        serve_api(settings, host, port, ready, "info" if debug else "warning")
+        serve_api(settings, host, port, in_flow, ready, "info" if debug else "warning")
     except ApiError as exc:
         raise fail(str(exc)) from None
