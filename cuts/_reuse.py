@@ -1,10 +1,12 @@
-"""Reusing another cut's transcript: which cached segments carry over, and what is left to hear.
+"""Reusing another cut's transcript: which cached words carry over, and what is left to hear.
 
 A cached segment is reused when it lies wholly inside a shared span, with a margin at the span's
-edges (an edit can clip a word there); it is moved, and scaled for a speed change, into the new
-timeline. Everything else, the unshared audio plus the segments that straddled an edit, is
-transcribed fresh with a little context either side, and fresh segments that overlap a reused
-one are dropped, so nothing is said twice.
+edges (an edit can clip a word there); one an edit falls in keeps the run of its words that lie
+inside the span (where its words are timed), so an edit spoils the audio around it rather than
+the whole segment. What is reused is moved, and scaled for a speed change, into the new
+timeline. Everything else, the unshared audio plus the words around each edit, is transcribed
+fresh with a little context either side, and fresh segments that overlap a reused one are
+dropped, so nothing is said twice.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def plan_reuse(
         lo = span.old_start + (EDGE_MARGIN if span.old_start > EDGE_MARGIN else -1.0)
         at_end = span.old_end >= alignment.old_seconds - 2 * EDGE_MARGIN
         hi = span.old_end + (1.0 if at_end else -EDGE_MARGIN)
-        inside = [_moved(s, span) for s in old if s.start >= lo and s.end <= hi]
+        kept = (s if s.start >= lo and s.end <= hi else s.within(lo, hi) for s in old)
+        inside = [_moved(s, span) for s in kept if s is not None]
         reused += inside
         first = min((s.start for s in inside), default=span.new_end)
         last = max((s.end for s in inside), default=span.new_start)

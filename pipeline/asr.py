@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from engines.asr import AsrSettings, WhisperxEngine
 from engines.fingerprint import FRAME_SECONDS, chromaprint_at, frame_energies
 from glossary import movie_id_from_path
 from optimizer import Recommendation
-from records import AudioFingerprint, Transcript
+from records import AudioFingerprint, Segment, Transcript
 
 from ._advice import recommend
 from ._asr_settings import adopt
@@ -31,6 +32,7 @@ from ._plan import JobPlan
 from ._report import AsrReport, SimilarReport, StageReport
 from ._stage import Stage
 from ._state import JobState
+from .words import words_key
 
 __all__ = ["STAGE", "asr_key"]
 
@@ -78,7 +80,7 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
     reuse = (
         plan_reuse(
             similar.audio_hash,
-            Transcript.from_dict(old.data).segments,
+            _timed(plan, similar.audio_hash, asr, old.data),
             similar.alignment,
             fingerprint.duration,
         )
@@ -138,6 +140,18 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
         )
     report = dataclasses.replace(report, detail=detail)
     return state.done("asr", report, asr=asr, fingerprint=fingerprint, transcript=transcript)
+
+
+def _timed(
+    plan: JobPlan, audio_hash: str, asr: AsrSettings, transcript: dict[str, Any]
+) -> tuple[Segment, ...]:
+    """The similar cut's segments with their words timed, where its words stage stored them:
+    an edit inside a segment then spoils only the words around it, not the whole segment."""
+    store = plan.cache.store
+    timed = words_key(audio_hash, asr)
+    found = store.get(timed) if store.contains(timed) else None
+    data = found.data if found is not None and found.hit and found.data is not None else transcript
+    return Transcript.from_dict(data).segments
 
 
 def _similar(

@@ -11,31 +11,37 @@ from __future__ import annotations
 import time
 
 from cache_store import CacheKey
+from cache_store import asr_key as layer_key
 from engines.align import word_aligner
+from engines.asr import AsrSettings
 from records import Transcript
 
 from ._plan import JobPlan
 from ._report import StageReport
 from ._stage import Stage
 from ._state import JobState
-from .asr import asr_key
 
-__all__ = ["LAYER", "STAGE"]
+__all__ = ["LAYER", "STAGE", "words_key"]
 
 LAYER = "words"
 _CODE_VERSION = "words-1"  # bump when this stage's output changes for the same inputs
 
 
-def key(plan: JobPlan, state: JobState) -> CacheKey | None:  # noqa: ARG001
-    if not (state.audio_hash and state.asr):
-        return None
+def words_key(audio_hash: str, asr: AsrSettings) -> CacheKey:
+    """The timed words of the transcript ``audio_hash`` has under ``asr``."""
     return CacheKey.build(
         LAYER,
         code_version=_CODE_VERSION,
-        audio_hash=state.audio_hash,
-        transcript=asr_key(state).digest,
-        **word_aligner(state.asr).key_parts(),
+        audio_hash=audio_hash,
+        transcript=layer_key(audio_hash, asr.key_parts()).digest,
+        **word_aligner(asr).key_parts(),
     )
+
+
+def key(plan: JobPlan, state: JobState) -> CacheKey | None:  # noqa: ARG001
+    if not (state.audio_hash and state.asr):
+        return None
+    return words_key(state.audio_hash, state.asr)
 
 
 def run(plan: JobPlan, state: JobState) -> JobState:

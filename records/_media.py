@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 import struct
 from bisect import bisect_right
@@ -66,31 +67,61 @@ class Segment:
         words and keeping its own spacing: a translation's lines (a 30 s segment holds many,
         and a line translated alone lines up with the source's cues). Whole where a word is
         untimed or its text is not the words'."""
-        if not self.words or any(w.start is None or w.end is None for w in self.words):
+        ends = self._word_ends()
+        if ends is None:
             return (self,)
-        cuts, pos, first = [], 0, 0
-        for n, word in enumerate(self.words):
+        cuts = [
+            n + 1 for n, w in enumerate(self.words[:-1]) if _SENTENCE_END.search(w.word.strip())
+        ]
+        if not cuts:
+            return (self,)
+        bounds = [0, *cuts, len(self.words)]
+        return tuple(self._piece(a, b, ends) for a, b in itertools.pairwise(bounds))
+
+    def within(self, lo: float, hi: float) -> Segment | None:
+        """The run of this segment's words that lie wholly within ``lo``-``hi`` seconds, as a
+        segment of its own (another cut reuses what an edit left whole); None where no word
+        does, or a word is untimed or its text is not the words'."""
+        ends = self._word_ends()
+        if ends is None:
+            return None
+        inside = [
+            n
+            for n, w in enumerate(self.words)
+            if w.start is not None and w.end is not None and lo <= w.start and w.end <= hi
+        ]
+        if not inside:
+            return None
+        if len(inside) == len(self.words):
+            return self
+        return self._piece(inside[0], inside[-1] + 1, ends)
+
+    def _word_ends(self) -> list[int] | None:
+        """Where each word's text ends in ``text``; None where a word is untimed or its text
+        is not found in order."""
+        if not self.words or any(w.start is None or w.end is None for w in self.words):
+            return None
+        ends, pos = [], 0
+        for word in self.words:
             said = word.word.strip()
             found = self.text.find(said, pos)
             if not said or found < 0:
-                return (self,)
+                return None
             pos = found + len(said)
-            if _SENTENCE_END.search(said) and n + 1 < len(self.words):
-                cuts.append((first, n + 1, pos))
-                first = n + 1
-        if not cuts:
-            return (self,)
-        cuts.append((first, len(self.words), len(self.text)))
-        pieces, begin = [], 0
-        for a, b, end in cuts:
-            words = self.words[a:b]
-            start, stop = words[0].start, words[-1].end
-            assert start is not None and stop is not None
-            text = self.text[begin:end].strip()
-            speaker = _most_said(words) or self.speaker  # each sentence its own speaker
-            pieces.append(Segment(start, stop, text, self.confidence, words, speaker))
-            begin = end
-        return tuple(pieces)
+            ends.append(pos)
+        return ends
+
+    def _piece(self, a: int, b: int, ends: list[int]) -> Segment:
+        """Words ``a`` to ``b`` (exclusive), timed by them, with the text between the end of
+        the word before and the end of the last (keeping its own spacing)."""
+        words = self.words[a:b]
+        start, stop = words[0].start, words[-1].end
+        assert start is not None and stop is not None
+        begin = ends[a - 1] if a else 0
+        end = ends[b - 1] if b < len(self.words) else len(self.text)
+        text = self.text[begin:end].strip()
+        speaker = _most_said(words) or self.speaker  # each piece its own speaker
+        return Segment(start, stop, text, self.confidence, words, speaker)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Segment:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cuts import Alignment, Span, merge_segments, plan_reuse, split_ranges
-from records import Segment
+from records import Segment, Word
 
 
 def _seg(a: float, b: float, text: str = "x") -> Segment:
@@ -41,3 +41,41 @@ def test_long_ranges_split_at_the_quietest_frame_near_each_boundary() -> None:
     assert chunks[0][1] == pytest.approx(103.0, abs=0.05) and chunks[-1][1] == 300.0
     assert all(b - a <= 110 for a, b in chunks)
     assert split_ranges([(5.0, 50.0)], energies, 0.03, 100.0) == [(5.0, 50.0)]
+
+
+def _worded(start: float, count: int) -> Segment:
+    """One segment of ``count`` words, a second apart, each 0.8 s long."""
+    words = tuple(Word(f"w{n}", start + n, start + n + 0.8, 0.9) for n in range(count))
+    return Segment(start, start + count - 0.2, " ".join(w.word for w in words) + ".", 0.9, words)
+
+
+def test_an_edit_inside_a_segment_spoils_only_the_words_around_it() -> None:
+    """One 10-word segment; the new cut drops old 5-6 s (the word w5). The words either side
+    of the edit are reused, and only the edit's neighbourhood is heard again."""
+    spans = (Span(0, 5, 0, 5), Span(5, 9, 6, 10))
+    plan = plan_reuse("old", (_worded(0, 10),), Alignment(spans, 9, 10, 1.0), 9)
+    assert [(s.text, s.start, s.end) for s in plan.reused] == [
+        ("w0 w1 w2 w3", 0.0, 3.8),
+        ("w7 w8 w9.", 6.0, 8.8),
+    ]
+    assert plan.reused[1].words[0] == Word("w7", 6.0, 6.8, 0.9)  # moved into the new timeline
+    assert plan.ranges == ((3.8, 6.0),)  # w4 and w6 around the edit: 2.2 s, not all 9 s
+    # Untimed words: the segment is heard again whole, as before word times existed.
+    untimed = Segment(0, 9.8, "w0 w1.", 0.9, (Word("w0"), Word("w1")))
+    assert plan_reuse("old", (untimed,), Alignment(spans, 9, 10, 1.0), 9).ranges == ((0.0, 9.0),)
+
+
+def test_a_segment_keeps_the_words_within_a_window_with_their_spacing() -> None:
+    segment = Segment(
+        0,
+        3.8,
+        "Hello,  my friend. Bye",
+        0.8,
+        tuple(
+            Word(w, n * 1.0, n * 1.0 + 0.8)
+            for n, w in enumerate(["Hello,", "my", "friend.", "Bye"])
+        ),
+    )
+    part = segment.within(0.9, 2.9)
+    assert part is not None and (part.text, part.start, part.end) == ("my friend.", 1.0, 2.8)
+    assert segment.within(-1, 10) is segment and segment.within(5, 6) is None
