@@ -139,6 +139,49 @@ def test_a_sped_up_release_reuses_the_film_speed_transcript(
     assert heard["segments"][-1]["end"] <= duration + 0.5
 
 
+def test_an_edit_inside_a_segment_is_heard_again_only_around_it(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """Sentences a quarter second apart run into one WhisperX segment; a cut dropping one
+    sentence from inside it reuses the timed words either side, and hears only the edit's
+    neighbourhood again (at most 3 s), as accurately as a fresh run."""
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "0.25", str(tmp_path / "gap.wav"))
+    sentences = [f"{t.strip('.')}." for scene in SCENES[:3] for t in scene.split(". ")]
+    for n, text in enumerate(sentences):
+        subprocess.run(["espeak-ng", "-w", str(tmp_path / f"s{n}.wav"), text], check=True)
+
+    def joined(name: str, keep: list[int]) -> Path:
+        listing = tmp_path / f"{name}.txt"
+        parts = [p for n in keep for p in (tmp_path / f"s{n}.wav", tmp_path / "gap.wav")]
+        listing.write_text("".join(f"file '{p}'\n" for p in parts))
+        out = tmp_path / f"{name}.wav"
+        ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c:a", "pcm_s16le", str(out))
+        return out
+
+    kept = [n for n in range(len(sentences)) if n != 2]
+    full, cut = joined("full", list(range(len(sentences)))), joined("cut", kept)
+    first = run_cli("run", str(full), "--json", env=cli_env)
+    assert first.code == 0, first.stderr
+    second = run_cli("run", str(cut), "--json", env=cli_env)
+    assert second.code == 0, second.stderr
+    asr = second.json["stages"]["asr"]
+    assert asr["source_job"] == first.json["audio_hash"]
+    assert asr["transcribed_seconds"] <= 3.0, asr  # one edit, no new audio
+    fresh = run_cli(
+        "run", str(cut), "--no-cache", "--out", str(tmp_path / "fresh"), "--json", env=cli_env
+    )
+    assert fresh.code == 0, fresh.stderr
+    spoken = " ".join(sentences[n] for n in kept)
+
+    def said(job: dict[str, object]) -> str:
+        outputs = job["outputs"]
+        assert isinstance(outputs, dict)
+        heard = json.loads(Path(outputs["json"]).read_text())
+        return " ".join(s["text"] for s in heard["segments"])
+
+    assert wer(spoken, said(second.json)) <= wer(spoken, said(fresh.json)) + 0.02
+
+
 def test_different_content_is_not_reused(tmp_path: Path, cli_env: dict[str, str]) -> None:
     for name, text in (("film", SCENES[0] + " " + SCENES[1]), ("other", OTHER)):
         subprocess.run(["espeak-ng", "-w", str(tmp_path / f"{name}.wav"), text], check=True)
