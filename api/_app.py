@@ -24,6 +24,7 @@ from jobs import (
     FlowRunner,
     JobRequest,
     detect_language,
+    first_line,
     run_here,
 )
 from pipeline import Settings
@@ -56,19 +57,14 @@ VideoFile = Annotated[
 ]
 
 
-def _one_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _answering(fn: Callable[[], T]) -> T:
     """Run a job, a user's error made its 4xx (media ffmpeg cannot decode: 415)."""
     try:
         return fn()
     except MediaError as exc:
-        raise HTTPException(415, _one_line(exc)) from None
+        raise HTTPException(415, first_line(exc)) from None
     except USER_ERRORS as exc:
-        raise HTTPException(422, _one_line(exc)) from None
+        raise HTTPException(422, first_line(exc)) from None
 
 
 def create_app(settings: Settings, run_flow: FlowRunner) -> FastAPI:
@@ -95,7 +91,7 @@ def create_app(settings: Settings, run_flow: FlowRunner) -> FastAPI:
     @app.exception_handler(Exception)
     async def _failed(_: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc)  # the traceback stays in the server's log
-        return JSONResponse({"detail": f"{type(exc).__name__}: {_one_line(exc)}"}, 500)
+        return JSONResponse({"detail": f"{type(exc).__name__}: {first_line(exc)}"}, 500)
 
     @app.get("/health", include_in_schema=False)
     async def _health() -> dict[str, str]:

@@ -6,7 +6,7 @@ media library's sidecar subtitles, a job per film. The CLI and the flows are thi
 
 from ._cache import open_cache
 from ._detect import DetectedLanguage, detect_language
-from ._errors import USER_ERRORS
+from ._errors import USER_ERRORS, first_line
 from ._here import FlowRunner, run_here
 from ._learning import estimate, record
 from ._library import (
@@ -47,6 +47,7 @@ __all__ = [
     "covered",
     "detect_language",
     "estimate",
+    "first_line",
     "initial_state",
     "media_files",
     "open_cache",

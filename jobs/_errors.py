@@ -15,7 +15,7 @@ from pipeline import ConfigError
 
 from ._request import JobError
 
-__all__ = ["USER_ERRORS"]
+__all__ = ["USER_ERRORS", "first_line"]
 
 USER_ERRORS = (
     ConfigError,
@@ -35,3 +35,9 @@ USER_ERRORS = (
     ProfileError,
     SubtitleFileError,
 )
+
+
+def first_line(exc: Exception) -> str:
+    """An error's message cut to its first line (its type where it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

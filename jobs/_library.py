@@ -19,6 +19,7 @@ from engines.languages import LanguageError, check_language
 from engines.media import SubtitleTrack, probe, same_language
 from pipeline import Settings, Workflow
 
+from ._errors import first_line
 from ._request import JobError, JobRequest
 from ._result import JobResult
 from ._warmup import media_files
@@ -172,11 +173,6 @@ def write_sidecar(source: Path, target: Path) -> bool:
     return True
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class Library:
     """Passes over a library's folders, one job per film that lacks a wanted language. A film
     that failed is not tried again, in this process, until its size or time changes."""
@@ -186,7 +182,7 @@ class Library:
         options: LibraryOptions,
         settings: Settings,
         run: Callable[[JobRequest], JobResult],
-        explain: Callable[[Exception], str] = _first_line,
+        explain: Callable[[Exception], str] = first_line,
         on_item: Callable[[LibraryItem], None] | None = None,
     ) -> None:
         options.check()
