@@ -105,7 +105,10 @@ def _summary(result: JobResult) -> None:
     for fmt, path in {**result.source_outputs, **result.outputs}.items():
         err.print(f"  {fmt:<5} {path}", highlight=False)
     saved = result.saved_seconds
-    estimated = f" (estimated {result.estimate_seconds:.0f} s)" if result.estimate_seconds else ""
+    estimates = [
+        f"{s:.0f} s" for s in (result.estimate_seconds, result.refined_estimate_seconds) if s
+    ]
+    estimated = f" (estimated {', refined to '.join(estimates)})" if estimates else ""
     err.print(
         f"done in [bold]{result.wall_seconds:.2f} s[/]{estimated} via {result.orchestration}"
         + (f", {saved:.1f} s of compute saved by the cache" if saved else ""),

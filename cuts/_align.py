@@ -78,6 +78,12 @@ _TOP_CELLS = 8  # offsets per block worth checking: the most voted for
 _REACH = 2  # blocks either side of a voting block where its offset is checked and allowed
 _SWITCH_PENALTY = 48.0  # in differing bits: what a change of offset (or of sharedness) costs
 _UNSHARED = int(np.iinfo(np.int64).min)  # the state of audio not in the old cut, below any offset
+# A steady alignment: this share of the new audio shared, in spans this long on average (a
+# cut of scenes runs minutes between edits; a 4% tempo change drifts an item every 3 s), whose
+# offsets hold (edges placed to an item leave well under 1% over 20 s).
+_STEADY_SHARE = 0.5
+_STEADY_SPAN_SECONDS = 20.0
+_STEADY_DRIFT = 0.01  # spans' old seconds per new second this far off the speed: a creeping offset
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,19 @@ class Alignment:
     def shared_ratio(self) -> float:
         """The share of the new audio also in the old cut: what its ASR can reuse."""
         return self.shared_seconds / self.new_seconds if self.new_seconds > 0 else 0.0
+
+    @property
+    def steady(self) -> bool:
+        """Most of the new audio in long spans that keep their offset: a cut at the old one's
+        speed, which no other speed would explain better. A tempo change that kept the pitch
+        still matches at the old speed, but in spans that creep or break every few seconds."""
+        if not self.spans or self.shared_ratio < _STEADY_SHARE:
+            return False
+        old = sum(s.old_end - s.old_start for s in self.spans)
+        drift = abs(old / self.shared_seconds / self.speed - 1.0)  # spans whose offset creeps
+        return (
+            drift <= _STEADY_DRIFT and self.shared_seconds / len(self.spans) >= _STEADY_SPAN_SECONDS
+        )
 
 
 def _seconds(items: int) -> float:

@@ -26,6 +26,8 @@ class JobResult:
     wall_seconds: float
     orchestration: str = "prefect"
     estimate_seconds: float | None = None  # what the optimizer said before the job started
+    # ... and again once the audio was fingerprinted and what a similar cut lends was known
+    refined_estimate_seconds: float | None = None
     wer: float | None = None  # against --reference, when given
     unshared: int = 0  # entries held on this host: the shared cache was unreachable
     qc: QcReport | None = None  # its subtitles checked against the style profile

@@ -102,11 +102,16 @@ def _run(
     serve_only: bool,
 ) -> JobResult | None:
     log_path = plan.out_dir / "job.log"
+    refined: Prediction | None = None
     with job_log(log_path):
         log.info("job: %s, workflow %s, via %s", plan.media, plan.workflow, orchestration)
+        done: list[str] = []
         for stage in plan.stages:
             if not stage.applies(plan):
                 continue
+            if stage.name == "asr" and not serve_only:
+                # The audio is known: say again how long, now that the plan is known too.
+                state, refined = learning.refine(plan, state, done)
             if serve_only and stage.needs_compute(plan, state):
                 log.info("stage %s: not in the store: the job runs as a flow", stage.name)
                 return None
@@ -121,7 +126,8 @@ def _run(
                     report.cache,
                     f": {report.reason}" if report.reason else "",
                 )
-        result = _result(plan, state, log_path, orchestration, estimate)
+            done.append(stage.name)
+        result = _result(plan, state, log_path, orchestration, estimate, refined)
         if reference is not None:
             spoken = reference.read_text(encoding="utf-8", errors="replace")
             assert state.transcript is not None
@@ -145,6 +151,7 @@ def _result(
     log_path: Path,
     orchestration: str,
     estimate: Prediction | None,
+    refined: Prediction | None,
 ) -> JobResult:
     assert state.audio_hash is not None and state.transcript is not None
     assert state.outputs is not None and state.asr is not None
@@ -164,6 +171,7 @@ def _result(
         wall_seconds=round(time.perf_counter() - plan.started, 3),
         orchestration=orchestration,
         estimate_seconds=estimate.seconds if estimate else None,
+        refined_estimate_seconds=refined.seconds if refined else None,
         qc=state.outputs.qc,
         source_qc=state.outputs.source_qc,
         language_probs=probs,

@@ -139,7 +139,13 @@ def job_markdown(result: JobResult) -> str:
             f"({off:+.0%})"
         )
     else:
-        timing = f"Took {result.wall_seconds:.2f} s (no estimate: too little job history)"
+        timing = f"Took {result.wall_seconds:.2f} s (no estimate: no job history yet)"
+    if result.refined_estimate_seconds:
+        off = result.wall_seconds / result.refined_estimate_seconds - 1
+        timing += (
+            f"; refined to {result.refined_estimate_seconds:.1f} s once the audio and what a "
+            f"similar cut lends were known ({off:+.0%})"
+        )
     return (
         f"### Cache report: {result.media}\n\n"
         "| stage | cache | seconds | seconds saved | why |\n|---|---|---:|---:|---|\n"

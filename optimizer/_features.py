@@ -16,7 +16,10 @@ import numpy.typing as npt
 
 from records import JobFeatures, JobRecord
 
-__all__ = ["COLUMNS", "MODEL_COSTS", "matrix", "similar_jobs", "with_history"]
+__all__ = ["COLUMNS", "MODEL_COSTS", "computed_seconds", "matrix", "similar_jobs", "with_history"]
+
+# Stages whose work follows the audio heard afresh: what a similar cut lent is not heard again.
+_HEARD = frozenset({"asr", "words"})
 
 # Relative compute of Whisper sizes (parameters, tiny = 1): how a catalog name becomes a number.
 MODEL_COSTS = {
@@ -64,6 +67,12 @@ def _row(f: JobFeatures) -> list[float]:
     return [_number(derived[c] if c in derived else getattr(f, c)) for c in COLUMNS]
 
 
+def computed_seconds(stage: str, f: JobFeatures) -> float:
+    """The audio a stage computes over: the ASR and word timing only what no similar cut
+    lent (``reused_ratio``), every other stage all of it."""
+    return f.duration_seconds * (1.0 - f.reused_ratio if stage in _HEARD else 1.0)
+
+
 def matrix(features: Sequence[JobFeatures]) -> npt.NDArray[np.float64]:
     return np.array([_row(f) for f in features], dtype=np.float64).reshape(-1, len(COLUMNS))
 
@@ -87,9 +96,9 @@ def similar_jobs(history: Sequence[JobRecord]) -> dict[str, list[float | None]]:
     for name, records in groups.items():
         confidences = [r.outcome.asr_confidence for r in records if r.outcome.asr_confidence]
         speeds = [
-            r.outcome.stage_seconds.get("asr", 0.0) / r.features.duration_seconds
+            r.outcome.stage_seconds.get("asr", 0.0) / heard
             for r in records
-            if r.features.duration_seconds > 0
+            if (heard := computed_seconds("asr", r.features)) > 0
         ]
         out[name] = [
             len(records),

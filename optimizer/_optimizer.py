@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import math
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ import numpy.typing as npt
 from cache_store import PayloadError, read_verified, write_verified
 from records import JobFeatures, JobRecord
 
-from ._features import COLUMNS, matrix, similar_jobs, with_history
+from ._features import COLUMNS, computed_seconds, matrix, similar_jobs, with_history
 
 __all__ = [
     "Candidate",
@@ -44,6 +44,7 @@ __all__ = [
 _PARAMS = {"n_estimators": 120, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.9}
 _FOLDS = 5
 _TIME_TOLERANCE = 1.05  # predicted times this close are a tie
+_BASELINE = "baseline.json"  # the naive baseline, kept until the first training
 
 
 class OptimizerError(Exception):
@@ -122,13 +123,31 @@ def _regressor() -> Any:
 
 
 def _rate(r: JobRecord, stage_name: str) -> float | None:
-    """Seconds per audio second that a record spent computing a stage, or None if it did not."""
+    """Seconds per second of the audio it computed over that a record spent on a stage, or
+    None if it did not compute it."""
     seconds = r.outcome.stage_seconds.get(stage_name)
-    if seconds is None or r.features.duration_seconds <= 0:
+    audio = computed_seconds(stage_name, r.features)
+    if seconds is None or audio <= 0:
         return None
     if stage_name == "asr" and r.outcome.asr_cached:
         return None
-    return max(seconds, 1e-3) / r.features.duration_seconds
+    return max(seconds, 1e-3) / audio
+
+
+def _cached(r: JobRecord) -> frozenset[str]:
+    return frozenset({"asr"}) if r.outcome.asr_cached else frozenset()
+
+
+def _naive(records: Sequence[JobRecord]) -> dict[str, Any]:
+    """The naive baseline: per stage the median seconds per computed audio second, and the
+    median seconds a job spends outside its stages (starting up, handing over)."""
+    stages = dict.fromkeys(name for r in records for name in r.outcome.stage_seconds)
+    rates = {name: [q for r in records if (q := _rate(r, name))] for name in stages}
+    overheads = [r.outcome.wall_seconds - sum(r.outcome.stage_seconds.values()) for r in records]
+    return {
+        "baseline": {name: float(np.median(q)) for name, q in rates.items() if q},
+        "overhead": float(np.median(overheads)) if overheads else 0.0,
+    }
 
 
 def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
@@ -193,23 +212,15 @@ class MLOptimizer:
 
     def _fit(self, records: Sequence[JobRecord]) -> _Models:
         x = matrix([r.features for r in records])
-        models = _Models(manifest={"baseline": {}, "overhead": 0.0, "samples": len(records)})
+        models = _Models(manifest={**_naive(records), "samples": len(records)})
         # A model per stage the history reports, in the order jobs ran them.
-        stages = dict.fromkeys(name for r in records for name in r.outcome.stage_seconds)
-        for name in stages:
+        for name in models.manifest["baseline"]:
             rows = [(i, rate) for i, r in enumerate(records) if (rate := _rate(r, name))]
-            if not rows:
-                continue
-            idx, rates = np.array([i for i, _ in rows]), np.array([q for _, q in rows])
-            models.manifest["baseline"][name] = float(np.median(rates))
             if len(rows) >= 3:
+                idx, rates = np.array([i for i, _ in rows]), np.array([q for _, q in rows])
                 model = _regressor()
                 model.fit(x[idx], np.log(rates))
                 models.time[name] = model
-        overheads = [
-            r.outcome.wall_seconds - sum(r.outcome.stage_seconds.values()) for r in records
-        ]
-        models.manifest["overhead"] = float(np.median(overheads))
         quality = [(i, r.outcome.asr_confidence) for i, r in enumerate(records) if _scored(r)]
         if len(quality) >= 3:
             model = _regressor()
@@ -230,8 +241,8 @@ class MLOptimizer:
                 actual = _compute_seconds(r)
                 if actual <= 0:
                     continue
-                learned = sum(_stage_estimates(fitted, r.features, r.outcome.asr_cached).values())
-                naive = sum(_baseline(fitted, r.features, r.outcome.asr_cached).values())
+                learned = sum(_stage_estimates(fitted, r.features, _cached(r)).values())
+                naive = sum(_baseline(fitted.manifest, r.features, _cached(r)).values())
                 errors.append(abs(learned - actual) / actual)
                 base_errors.append(abs(naive - actual) / actual)
         return (
@@ -307,21 +318,46 @@ class MLOptimizer:
         return {"trained": True, "folder": str(self.folder), **models.manifest["report"]}
 
     # --- predicting ------------------------------------------------------------------------
-    def predict(self, features: JobFeatures, asr_cached: bool = False) -> Prediction:
+    def _untrained(self, f: JobFeatures, cached: Collection[str]) -> Prediction:
+        try:
+            naive, _ = read_verified(self.folder / _BASELINE)
+        except (FileNotFoundError, PayloadError):
+            naive = {}  # none yet, or damaged: the next job writes it again
+        if not naive.get("baseline"):
+            return Prediction(None, {}, None, 0.0, int(naive.get("samples", 0)), "none")
+        stages = _baseline(naive, f, cached)
+        return Prediction(
+            round(sum(stages.values()) + float(naive["overhead"]), 2),
+            {k: round(v, 3) for k, v in stages.items()},
+            None,
+            0.0,  # nothing held out yet to say how far to trust it
+            int(naive["samples"]),
+            "baseline",
+        )
+
+    def keep_baseline(self, history: Sequence[JobRecord]) -> None:
+        """Before the first training: the naive baseline of the jobs so far, so that the next
+        job has an estimate from a single past job on (read without opening the index)."""
+        records = [r for r in history if r.features.duration_seconds > 0]
+        write_verified(self.folder / _BASELINE, {**_naive(records), "samples": len(records)})
+
+    def predict(self, features: JobFeatures, cached: Collection[str] = ()) -> Prediction:
         """The job's time (and ASR confidence): the models' when they are trusted, have enough
-        samples and beat the naive baseline on held-out jobs; else that baseline; else nothing."""
+        samples and beat the naive baseline on held-out jobs; else that baseline; before any
+        training, the baseline ``keep_baseline`` kept; else nothing. ``cached``: the stages
+        the store will serve (they cost nothing)."""
         models = self.load()
         if models is None:
-            return Prediction(None, {}, None, 0.0, 0, "none")
+            return self._untrained(features, cached)
         report = models.manifest["report"]
         samples, trust = int(report["samples"]), max(0.0, 1.0 - float(report["time_mape"]))
         better = float(report["time_mape"]) <= float(report["baseline_mape"])
         learned = samples >= self.policy.min_samples and trust >= self.policy.confidence_threshold
         learned = learned and better
         stages = (
-            _stage_estimates(models, features, asr_cached)
+            _stage_estimates(models, features, cached)
             if learned
-            else _baseline(models, features, asr_cached)
+            else _baseline(models.manifest, features, cached)
         )
         enough = samples >= self.policy.min_samples
         quality = _expected_confidence(models, features) if enough else None
@@ -360,7 +396,7 @@ class MLOptimizer:
             )
             expected = _expected_confidence(models, f) or 0.0
             chance = 0.5 * (1 + math.erf((expected - target) / (spread * math.sqrt(2))))
-            seconds = _stage_estimates(models, f, False).get("asr", 0.0)
+            seconds = _stage_estimates(models, f).get("asr", 0.0)
             options.append((c, seconds, expected, chance))
         meeting = [o for o in options if o[3] >= self.policy.confidence_threshold]
         if not meeting:
@@ -388,21 +424,23 @@ def _compute_seconds(r: JobRecord) -> float:
     return sum(v for k, v in stages.items() if not (k == "asr" and r.outcome.asr_cached))
 
 
-def _baseline(models: _Models, f: JobFeatures, asr_cached: bool) -> dict[str, float]:
-    rates = models.manifest.get("baseline", {})
+def _baseline(
+    manifest: Mapping[str, Any], f: JobFeatures, cached: Collection[str]
+) -> dict[str, float]:
+    rates: Mapping[str, float] = manifest.get("baseline", {})
     return {
-        name: rate * f.duration_seconds
-        for name, rate in rates.items()
-        if not (name == "asr" and asr_cached)
+        name: rate * computed_seconds(name, f) for name, rate in rates.items() if name not in cached
     }
 
 
-def _stage_estimates(models: _Models, f: JobFeatures, asr_cached: bool) -> dict[str, float]:
-    out = _baseline(models, f, asr_cached)
+def _stage_estimates(
+    models: _Models, f: JobFeatures, cached: Collection[str] = ()
+) -> dict[str, float]:
+    out = _baseline(models.manifest, f, cached)
     x = matrix([f])
     for name, model in models.time.items():
         if name in out:
-            out[name] = float(np.exp(model.predict(x)[0])) * f.duration_seconds
+            out[name] = float(np.exp(model.predict(x)[0])) * computed_seconds(name, f)
     return out
 
 

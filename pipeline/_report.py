@@ -74,6 +74,8 @@ class SimilarReport:
     film: str | None = None  # reuse-config and up: this audio now uses that film's glossary
     suggested_glossary: str | None = None  # reuse-language: a film whose glossary may fit
     adopted_asr: str | None = None  # reuse-config and up: the cut's ASR settings, taken
+    search_seconds: float = 0.0  # finding and aligning it (the other release speeds included)
+    speeds_searched: bool = True  # False: the film-speed match was steady, no other speed tried
 
 
 @dataclass(frozen=True)

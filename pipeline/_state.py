@@ -8,13 +8,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cache_store import Lookup
 from cues import QcReport
+from cuts import SimilarJob
 from engines.asr import AsrSettings
 from records import AudioFingerprint, Transcript
 
 from ._report import StageReport
 
-__all__ = ["JobState", "Outputs"]
+__all__ = ["JobState", "Outputs", "SimilarSearch"]
+
+
+@dataclass(frozen=True)
+class SimilarSearch:
+    """The similarity search for an audio: the most similar stored cut, and the lookup of its
+    transcript under the job's ASR settings when it shares enough audio (a miss says why)."""
+
+    audio_hash: str  # the audio it was made for
+    job: SimilarJob | None = None
+    old: Lookup | None = None
+    seconds: float = 0.0
+    speeds_searched: bool = False  # the audio was also fingerprinted at other release speeds
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,9 @@ class JobState:
     translation: Transcript | None = None
     outputs: Outputs | None = None
     reports: Mapping[str, StageReport] = field(default_factory=dict)
+    # Made early by the job's estimate, so its ASR stage in the same process need not search
+    # again; not handed to a gpu worker, which searches itself.
+    search: SimilarSearch | None = None
 
     def done(self, stage: str, report: StageReport | None, **changes: Any) -> JobState:
         """The next state: ``changes`` applied, and ``stage``'s report recorded."""

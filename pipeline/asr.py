@@ -31,10 +31,10 @@ from ._asr_settings import adopt
 from ._plan import JobPlan
 from ._report import AsrReport, SimilarReport, StageReport
 from ._stage import Stage
-from ._state import JobState
+from ._state import JobState, SimilarSearch
 from .words import words_key
 
-__all__ = ["STAGE", "asr_key"]
+__all__ = ["STAGE", "asr_key", "reusable_seconds", "search"]
 
 log = logging.getLogger("pipeline.asr")
 
@@ -73,7 +73,9 @@ def run(plan: JobPlan, state: JobState) -> JobState:
 def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> JobState:
     fingerprint, asr = state.fingerprint, state.asr
     assert fingerprint is not None and asr is not None
-    similar, old = _similar(plan, fingerprint, asr)
+    found = search(plan, state).search
+    assert found is not None
+    similar, old = found.job, found.old
     adopted = _adopt(plan, similar) if similar and old is not None and not old.hit else None
     if adopted is not None:
         asr, old = adopted
@@ -88,7 +90,7 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
         else None
     )
     decision = (
-        _decide(plan, fingerprint.audio_hash, similar, old, asr if adopted else None)
+        _decide(plan, fingerprint.audio_hash, similar, old, asr if adopted else None, found)
         if similar
         else None
     )
@@ -154,33 +156,62 @@ def _timed(
     return Transcript.from_dict(data).segments
 
 
-def _similar(
-    plan: JobPlan, fingerprint: AudioFingerprint, asr: AsrSettings
-) -> tuple[SimilarJob | None, Lookup | None]:
-    """The most similar stored cut (the spec's decision is logged), and the lookup of its
-    transcript under this job's ASR settings (a miss says why) when it shares enough audio."""
+def search(plan: JobPlan, state: JobState) -> JobState:
+    """The state with its similarity search made (once the fingerprint is known), so the job
+    can say early what a similar cut will lend; its ASR stage then need not search again."""
+    fingerprint, asr = state.fingerprint, state.asr
+    assert fingerprint is not None and asr is not None
+    if state.search is not None and state.search.audio_hash == fingerprint.audio_hash:
+        return state
+    return dataclasses.replace(state, search=_similar(plan, fingerprint, asr))
+
+
+def reusable_seconds(plan: JobPlan, state: JobState) -> float:
+    """About how much of the audio the ASR stage will take from a similar cut: its shared
+    audio, where the cut's transcript has this job's settings or may lend them."""
+    found = state.search
+    if found is None or found.job is None or found.old is None:
+        return 0.0
+    job = found.job
+    lends = found.old.hit or (not plan.asr_pinned and job.band in _CONFIG_BANDS)
+    return job.alignment.shared_seconds if lends else 0.0
+
+
+def _similar(plan: JobPlan, fingerprint: AudioFingerprint, asr: AsrSettings) -> SimilarSearch:
+    """The spec's similarity search (its decision is logged). The film speed is tried first:
+    only when it finds no steady match is the audio fingerprinted at the usual release speed
+    changes too (two more Chromaprint passes), so a PAL cut still finds its film."""
     store = plan.cache.store
+    audio = fingerprint.audio_hash
     if store.bypassed(Layer.ASR) is not None:
-        return None, None
-    # The audio fingerprinted at the usual release speed changes too: a PAL cut finds its film.
-    wav = plan.audio.wav()
-    at_speeds = dict(chromaprint_at(wav, speed) for speed in SPEEDS)
-    jobs = plan.cache.cuts.similar_to(fingerprint, threshold=0.0, limit=3, at_speeds=at_speeds)
+        return SimilarSearch(audio)
+    started = time.perf_counter()
+    cuts = plan.cache.cuts
+    jobs = cuts.similar_to(fingerprint, threshold=0.0, limit=3)
+    searched = not any(j.alignment.steady for j in jobs)
+    if searched:
+        wav = plan.audio.wav()
+        at_speeds = dict(chromaprint_at(wav, speed) for speed in SPEEDS)
+        jobs = cuts.similar_to(fingerprint, threshold=0.0, limit=3, at_speeds=at_speeds)
+    seconds = round(time.perf_counter() - started, 3)
     if not jobs:
-        log.info("similarity: no stored cut shares audio with this one")
-        return None, None
+        log.info("similarity: no stored cut shares audio with this one (%.1f s)", seconds)
+        return SimilarSearch(audio, seconds=seconds, speeds_searched=searched)
     best = max(jobs, key=lambda j: j.shared_ratio)
     log.info(
-        "similarity: %.2f to %s (%.0f%% shared audio, speed x%.4f): %s",
+        "similarity: %.2f to %s (%.0f%% shared audio, speed x%.4f): %s (%.1f s, %s)",
         best.similarity,
         best.source_file,
         100 * best.shared_ratio,
         best.alignment.speed,
         best.band,
+        seconds,
+        "release speeds tried" if searched else "steady at film speed, no other speed tried",
     )
     if best.shared_ratio < MIN_SHARED:
-        return best, None
-    return best, store.get(layer_key(best.audio_hash, asr.key_parts()))
+        return SimilarSearch(audio, best, None, seconds, searched)
+    old = store.get(layer_key(best.audio_hash, asr.key_parts()))
+    return SimilarSearch(audio, best, old, seconds, searched)
 
 
 def _adopt(plan: JobPlan, job: SimilarJob) -> tuple[AsrSettings, Lookup] | None:
@@ -285,6 +316,7 @@ def _decide(
     job: SimilarJob,
     old: Lookup | None = None,
     adopted: AsrSettings | None = None,
+    search: SimilarSearch | None = None,
 ) -> SimilarReport:
     """The spec's bands, acted on: from reuse-language up, the cut's language is taken rather
     than detected; from reuse-config up, this audio is linked to the cut's film, whose glossary
@@ -337,6 +369,8 @@ def _decide(
         film=film,
         suggested_glossary=suggested,
         adopted_asr=changed,
+        search_seconds=search.seconds if search else 0.0,
+        speeds_searched=search.speeds_searched if search else True,
     )
 
 

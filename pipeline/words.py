@@ -8,6 +8,8 @@ over where one is given.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 
 from cache_store import CacheKey
@@ -22,6 +24,8 @@ from ._stage import Stage
 from ._state import JobState
 
 __all__ = ["LAYER", "STAGE", "words_key"]
+
+log = logging.getLogger("pipeline.words")
 
 LAYER = "words"
 _CODE_VERSION = "words-1"  # bump when this stage's output changes for the same inputs
@@ -53,14 +57,33 @@ def run(plan: JobPlan, state: JobState) -> JobState:
     if lookup.hit and lookup.data is not None:
         timed = Transcript.from_dict(lookup.data)
     else:
-        aligner = word_aligner(state.asr)
-        timed = aligner.align(
-            plan.audio.wav(),
-            transcript,
-            progress=lambda percent: plan.report_progress(LAYER, percent),
-        )
+        timed = _align(plan, state.asr, transcript)
         store.put(stored, timed.to_dict(), compute_seconds=time.perf_counter() - started)
     return state.done(LAYER, StageReport.of(lookup, started), transcript=timed)
+
+
+def _align(plan: JobPlan, asr: AsrSettings, transcript: Transcript) -> Transcript:
+    """Only the segments whose words have no times yet: those reused from another cut keep
+    the times its word stage gave them (moved onto this cut's timeline), so a re-cut's words
+    cost no more than the audio heard again."""
+    segments = list(transcript.segments)
+    todo = [n for n, s in enumerate(segments) if not s.timed]
+    if len(todo) < len(segments):
+        log.info(
+            "words: %d of %d segments timed already (reused)",
+            len(segments) - len(todo),
+            len(segments),
+        )
+    if not todo:
+        return transcript
+    aligned = word_aligner(asr).align(
+        plan.audio.wav(),
+        dataclasses.replace(transcript, segments=tuple(segments[n] for n in todo)),
+        progress=lambda percent: plan.report_progress(LAYER, percent),
+    )
+    for n, segment in zip(todo, aligned.segments, strict=True):
+        segments[n] = segment
+    return dataclasses.replace(transcript, segments=tuple(segments))
 
 
 STAGE = Stage(LAYER, "gpu", run, key=key, layer=LAYER)

@@ -96,10 +96,17 @@ class Segment:
             return self
         return self._piece(inside[0], inside[-1] + 1, ends)
 
+    @property
+    def timed(self) -> bool:
+        """Every word has its times: the word stage need not see this segment again."""
+        return bool(self.words) and all(
+            w.start is not None and w.end is not None for w in self.words
+        )
+
     def _word_ends(self) -> list[int] | None:
         """Where each word's text ends in ``text``; None where a word is untimed or its text
         is not found in order."""
-        if not self.words or any(w.start is None or w.end is None for w in self.words):
+        if not self.timed:
             return None
         ends, pos = [], 0
         for word in self.words:

@@ -61,6 +61,51 @@ def test_below_the_minimum_sample_count_the_baseline_is_used(tmp_path: Path) -> 
     assert optimizer.recommend(JobFeatures(60.0, 16000, 5.0, 45.0), candidates) is None
 
 
+def test_one_past_job_gives_the_next_an_estimate_for_the_audio_it_will_compute(
+    tmp_path: Path,
+) -> None:
+    """Before any training, the naive baseline of the jobs so far: seconds per second of the
+    audio each stage computed (a reuse job's ASR and word timing only over what it heard)."""
+    optimizer = MLOptimizer(tmp_path)
+    assert optimizer.predict(JobFeatures(60.0, 16000, 20.0, 30.0)).source == "none"
+    stages = {"demux": 1.0, "asr": 30.0, "words": 10.0, "subtitles": 0.5}
+    first = JobRecord(
+        "one",
+        "2026-12-01T00:00:00Z",
+        "a" * 64,
+        JobFeatures(100.0, 16000, 20.0, 30.0),
+        JobOutcome(stages, sum(stages.values()) + 8.0),
+    )
+    optimizer.keep_baseline([first])
+    fresh = optimizer.predict(JobFeatures(200.0, 16000, 20.0, 30.0))
+    assert fresh.source == "baseline" and fresh.samples == 1
+    assert fresh.stage_seconds == {"demux": 2.0, "asr": 60.0, "words": 20.0, "subtitles": 1.0}
+    assert fresh.seconds == pytest.approx(83.0 + 8.0)
+    # Nine tenths of it lent by a similar cut: only the tenth heard again is transcribed.
+    reuse = optimizer.predict(JobFeatures(200.0, 16000, 20.0, 30.0, reused_ratio=0.9))
+    assert reuse.stage_seconds["asr"] == pytest.approx(6.0)
+    assert reuse.stage_seconds["words"] == pytest.approx(2.0)
+    assert reuse.stage_seconds["demux"] == 2.0
+    # A stage served from the store costs nothing.
+    assert (
+        "asr" not in optimizer.predict(JobFeatures(200.0, 16000, 20.0, 30.0), {"asr"}).stage_seconds
+    )
+    # That reuse job, recorded, teaches the rate per second heard, not per second of audio.
+    heard = JobRecord(
+        "two",
+        "2026-12-01T00:01:00Z",
+        "b" * 64,
+        JobFeatures(200.0, 16000, 20.0, 30.0, reused_ratio=0.9),
+        JobOutcome({"asr": 6.0}, 14.0),
+    )
+    optimizer.keep_baseline([first, heard])
+    assert optimizer.predict(JobFeatures(100.0, 16000, 20.0, 30.0)).stage_seconds["asr"] == (
+        pytest.approx(30.0)
+    )
+    (tmp_path / "baseline.json").write_text("damaged")
+    assert optimizer.predict(JobFeatures(60.0, 16000, 20.0, 30.0)).source == "none"
+
+
 def test_a_damaged_model_file_is_refused(tmp_path: Path) -> None:
     MLOptimizer(tmp_path).train(_history(30))
     model = next(tmp_path.glob("v1/asr.json"))

@@ -70,6 +70,11 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
     decision = asr["similar"]
     assert decision["source"] == first.json["audio_hash"] and decision["shared_ratio"] > 0.8
     assert decision["band"] in ("reuse-all", "reuse-config") and "ASR" in decision["reuses"]
+    # Steady at the film's own speed: no other release speed was fingerprinted.
+    assert decision["speeds_searched"] is False and decision["search_seconds"] < 5
+    # The reused segments kept the words' times the first job's word stage gave them.
+    log = Path(second.json["outputs"]["log"]).read_text()
+    assert "segments timed already (reused)" in log
     # The same film: the TV edit now learns into, and corrects from, the theatrical glossary.
     assert decision["film"] == "theatrical"
     assert "theatrical" in second.json["stages"]["glossary"]["reason"]
@@ -83,6 +88,11 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
     text = " ".join(s["text"] for s in heard["segments"])
     spoken = " ".join(SCENES[i] for i in (0, 1, 3, 4, 5))
     assert wer(spoken, text) <= 0.35
+    # One job before it was enough for an estimate; refined once the reuse was known, it
+    # expects less than it would of the audio heard whole.
+    assert first.json["estimate_seconds"] is None
+    assert 0 < second.json["refined_estimate_seconds"] < second.json["estimate_seconds"]
+    assert "estimate: refined to" in log
 
 
 def test_a_recut_adopts_the_settings_its_film_was_transcribed_with(
@@ -128,6 +138,7 @@ def test_a_sped_up_release_reuses_the_film_speed_transcript(
     asr = second.json["stages"]["asr"]
     assert asr["source_job"] == first.json["audio_hash"], asr
     assert asr["similar"]["speed"] == pytest.approx(PAL, abs=0.002)
+    assert asr["similar"]["speeds_searched"] is True
     assert asr["reused_seconds"] > 30, asr
     heard = json.loads(Path(second.json["outputs"]["json"]).read_text())
     text = " ".join(s["text"] for s in heard["segments"])
