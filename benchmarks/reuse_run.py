@@ -46,6 +46,9 @@ def breakdown(name: str, report: dict[str, Any], text: str) -> dict[str, Any]:
         "search": similar.get("search_seconds", 0.0),
         "other": report["wall_seconds"] - sum(seconds.values()),
         "reused_s": (stages.get("asr") or {}).get("reused_seconds") or 0.0,
+        "job": report["wall_seconds"],
+        "estimate": report.get("estimate_seconds"),
+        "refined": report.get("refined_estimate_seconds"),
         "wer": wer(text, report["_text"]),
     }
 
@@ -107,6 +110,10 @@ def main() -> None:
         f"{len(film.pcm) / SR / 60:.1f} min program; {platform.machine()}, {os.cpu_count()} "
         f"cores, tiny.en int8 CPU, ENABLE_DIARIZATION={os.environ.get('ENABLE_DIARIZATION', '')}\n"
     )
+    report(rows)
+
+
+def report(rows: list[dict[str, Any]]) -> None:
     cols = ["wall", "start", *STAGES, "search", "other"]
     print("| run | " + " | ".join(cols) + " | reused s | WER | of fresh |")
     print("|---|" + "---:|" * (len(cols) + 3))
@@ -114,6 +121,23 @@ def main() -> None:
         cells = " | ".join(f"{r[c]:.1f}" if c in r else "-" for c in cols)
         ratio = f"{r['of_fresh']:.2f}x" if "of_fresh" in r else ""
         print(f"| {r['run']} | {cells} | {r['reused_s']:.0f} | {r['wer']:.3f} | {ratio} |")
+    print("\nEstimates (the flow run's seconds; before any training, the naive baseline):\n")
+    print("| run | first estimate | refined | actual | first off by | refined off by |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        est, ref, job = r["estimate"], r["refined"], r["job"]
+        print(
+            f"| {r['run']} | {_s(est)} | {_s(ref)} | {job:.1f} | {_off(est, job)} "
+            f"| {_off(ref, job)} |"
+        )
+
+
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
+def _off(estimate: float | None, actual: float) -> str:
+    return "-" if estimate is None else f"{estimate / actual - 1:+.0%}"
 
 
 if __name__ == "__main__":

