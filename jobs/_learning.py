@@ -62,7 +62,12 @@ def refine(
     if found is None:
         return state, None
     elapsed = time.perf_counter() - plan.started
-    seconds = elapsed + sum(found.stage_seconds.values())
+    # The stages to come, and what is left of the job's seconds outside its stages (handing
+    # over between them, writing the subtitles).
+    assert found.seconds is not None
+    outside = found.seconds - sum(found.stage_seconds.values())
+    spent = elapsed - sum(r.seconds for r in state.reports.values())
+    seconds = elapsed + sum(found.stage_seconds.values()) + max(0.0, outside - spent)
     log.info(
         "estimate: refined to %.1f s (%.1f s so far; %.0f s of the audio reused from a "
         "similar cut; served from the store: %s)",

@@ -167,13 +167,18 @@ def search(plan: JobPlan, state: JobState) -> JobState:
 
 
 def reusable_seconds(plan: JobPlan, state: JobState) -> float:
-    """About how much of the audio the ASR stage will take from a similar cut: its shared
-    audio, where the cut's transcript has this job's settings or may lend them."""
-    found = state.search
-    if found is None or found.job is None or found.old is None:
+    """About how much of the audio the ASR stage will take from a similar cut: all but the
+    ranges it will hear again, where the cut's transcript has this job's settings; its shared
+    audio, where the cut may lend its settings."""
+    found, fingerprint = state.search, state.fingerprint
+    if found is None or found.job is None or found.old is None or fingerprint is None:
         return 0.0
-    job = found.job
-    lends = found.old.hit or (not plan.asr_pinned and job.band in _CONFIG_BANDS)
+    job, old = found.job, found.old
+    if old.hit and old.data is not None and state.asr is not None:
+        segments = _timed(plan, job.audio_hash, state.asr, old.data)
+        reuse = plan_reuse(job.audio_hash, segments, job.alignment, fingerprint.duration)
+        return max(0.0, fingerprint.duration - reuse.transcribed_seconds)
+    lends = not plan.asr_pinned and job.band in _CONFIG_BANDS
     return job.alignment.shared_seconds if lends else 0.0
 
 
