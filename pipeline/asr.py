@@ -40,6 +40,7 @@ log = logging.getLogger("pipeline.asr")
 
 MIN_SHARED = 0.10  # below this share of shared audio, a reuse saves less than it costs
 _CONFIG_BANDS = ("reuse-all", "reuse-config")
+_WINDOW_SECONDS = 30.0
 
 
 def asr_key(state: JobState) -> CacheKey:
@@ -177,7 +178,9 @@ def reusable_seconds(plan: JobPlan, state: JobState) -> float:
     if old.hit and old.data is not None and state.asr is not None:
         segments = _timed(plan, job.audio_hash, state.asr, old.data)
         reuse = plan_reuse(job.audio_hash, segments, job.alignment, fingerprint.duration)
-        return max(0.0, fingerprint.duration - reuse.transcribed_seconds)
+        # Whisper's encoder sees 30 s at a time: a shorter range costs a whole window.
+        heard = sum(max(b - a, _WINDOW_SECONDS) for a, b in reuse.ranges)
+        return max(0.0, fingerprint.duration - heard)
     lends = not plan.asr_pinned and job.band in _CONFIG_BANDS
     return job.alignment.shared_seconds if lends else 0.0
 
