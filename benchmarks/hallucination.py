@@ -157,8 +157,9 @@ def recording() -> Iterator[list[tuple[list[Segment], list[float | None], Any]]]
         audio: Any = None,
         rate: int = RATE,
         no_speech: Sequence[float | None] | None = None,
+        prompt: str | None = None,
     ) -> tuple[list[Segment], list[Dropped]]:
-        result = drop_hallucinations(segments, audio, rate, no_speech)
+        result = drop_hallucinations(segments, audio, rate, no_speech, prompt)
         calls.append((list(segments), list(no_speech or [None] * len(segments)), result))
         return result
 
