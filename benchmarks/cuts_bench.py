@@ -52,6 +52,7 @@ from testkit import (
     SR,
     Pcm,
     Score,
+    bench_env,
     chromaprint_at,
     decode_pcm,
     ffmpeg,
@@ -448,13 +449,7 @@ def main() -> None:
     args = ap.parse_args()
     began = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="cpwx-cuts-"))
-    base = {
-        **os.environ,
-        "CPWX_CONFIG": str(work / "none.env"),
-        "LOCAL_PREFECT_SERVER": "",
-        "PREFECT_HOME": str(work / "prefect-home"),
-    }
-    base.pop("PREFECT_API_URL", None)
+    base = bench_env(work)
     server = contextlib.ExitStack()
     if args.server:
         (work / "server").mkdir()
@@ -472,13 +467,6 @@ def main() -> None:
         old = chromaprint_at(film_wav)
         length = len(film.pcm) / SR
         print(f"program: {n_scenes} scenes, {length / 60:.2f} min", file=sys.stderr)
-        # Prefect migrates a new database once per PREFECT_HOME; a user pays that once.
-        subprocess.run(
-            [str(VENV / "prefect"), "server", "database", "upgrade", "-y"],
-            env=base,
-            check=True,
-            capture_output=True,
-        )
         seeded = work / "cache-original"
         first = cpwx(film_wav, seeded, base, work / "out")
         print(f"original: {first['_wall']:.1f} s", file=sys.stderr)

@@ -16,14 +16,13 @@ import os
 import platform
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from cuts_bench import assemble, program, render, scenes, sentences
 
-from testkit import SR, timed, write_pcm
+from testkit import SR, bench_env, timed, write_pcm
 
 VENV = Path(sys.executable).parent
 
@@ -33,14 +32,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=60.0, help="length of the program")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cpwx-feature-"))
-    base = {
-        **os.environ,
-        "CPWX_CONFIG": str(work / "none.env"),
-        "LOCAL_PREFECT_SERVER": "",
-        "PREFECT_HOME": str(work / "prefect-home"),
-        "CACHE_DIR": str(work / "cache"),
-    }
-    base.pop("PREFECT_API_URL", None)
+    base = bench_env(work)
+    base["CACHE_DIR"] = str(work / "cache")
     try:
         rng = random.Random(11)
         seen: set[str] = set()
@@ -54,12 +47,6 @@ def main() -> None:
             pieces[i] = scenes(fresh, [k])[0]
         cut = assemble("cut", film, pieces, filters=("aac",))
         film_wav, cut_wav = write_pcm(work / "film.wav", film.pcm), render(cut, work)
-        subprocess.run(
-            [str(VENV / "prefect"), "server", "database", "upgrade", "-y"],
-            env=base,
-            check=True,
-            capture_output=True,
-        )
         cpwx = [str(VENV / "cpwx"), "run", "--json", "--out", str(work / "out")]
         rows = []
         for name, wav in (

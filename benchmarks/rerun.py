@@ -12,13 +12,12 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from deployments import start_server
-from testkit import free_port, make_clip, timed
+from testkit import bench_env, free_port, make_clip, timed
 
 VENV = Path(sys.executable).parent
 DIRECT = "whisperx direct (load + transcribe)"
@@ -35,20 +34,7 @@ def main() -> None:
     clip = make_clip(Path("out/bench") / f"speech-{args.minutes:g}min.mp4", args.minutes)
     cpwx = [str(VENV / "cpwx"), "run", str(clip), "--json", "--out", str(work / "out")]
     direct = [str(VENV / "python"), str(Path(__file__).with_name("_whisperx_direct.py")), str(clip)]
-    base = {
-        **os.environ,
-        "CPWX_CONFIG": str(work / "none.env"),
-        "PREFECT_API_URL": "",
-        "LOCAL_PREFECT_SERVER": "",
-        "PREFECT_HOME": str(work / "prefect-home"),
-    }
-    # Prefect migrates a new database once per PREFECT_HOME; a user pays that once, not per job.
-    subprocess.run(
-        [str(VENV / "prefect"), "server", "database", "upgrade", "-y"],
-        env=base,
-        check=True,
-        capture_output=True,
-    )
+    base = bench_env(work)
     (work / "server-home").mkdir(parents=True)
     server, url = start_server(
         free_port(), work / "server-home", env={"PREFECT_HOME": str(work / "server-home")}

@@ -20,7 +20,6 @@ import os
 import platform
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 from cuts_bench import assemble, cpwx, program, render, scenes, sentences
 
-from testkit import SR, running_prefect_server, wer, write_pcm
+from testkit import SR, bench_env, running_prefect_server, wer, write_pcm
 
 VENV = Path(sys.executable).parent
 STAGES = ("demux", "fingerprint", "asr", "words", "diarization", "glossary")
@@ -59,13 +58,7 @@ def main() -> None:
     ap.add_argument("--no-server", action="store_true", help="only the ephemeral-server mode")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cpwx-reuse-"))
-    base = {
-        **os.environ,
-        "CPWX_CONFIG": str(work / "none.env"),
-        "LOCAL_PREFECT_SERVER": "",
-        "PREFECT_HOME": str(work / "prefect-home"),
-    }
-    base.pop("PREFECT_API_URL", None)
+    base = bench_env(work)
     rows: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, work, ignore_errors=True)
@@ -82,12 +75,6 @@ def main() -> None:
         pieces[len(kept) // 2 : len(kept) // 2] = scenes(inserts, [0])
         cut = assemble("cut", film, pieces, filters=("aac",))
         cut_wav = render(cut, work)
-        subprocess.run(
-            [str(VENV / "prefect"), "server", "database", "upgrade", "-y"],
-            env=base,
-            check=True,
-            capture_output=True,
-        )
         modes = [("embedded", base)]
         if not args.no_server:
             (work / "server").mkdir()

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from testkit import make_clip, script, timed, wer
+from testkit import bench_env, make_clip, script, timed, wer
 
 VENV = Path(sys.executable).parent
 
@@ -60,19 +60,7 @@ def main() -> None:
     clip = make_clip(Path("out/bench") / f"speech-{args.minutes:g}min.mp4", args.minutes)
     spoken = script(args.minutes)
     work = Path(tempfile.mkdtemp(prefix="cpwx-segments-"))
-    base = {
-        **os.environ,
-        "CPWX_CONFIG": str(work / "none.env"),
-        "PREFECT_API_URL": "",
-        "LOCAL_PREFECT_SERVER": "",
-        "PREFECT_HOME": str(work / "prefect-home"),
-    }
-    subprocess.run(
-        [str(VENV / "prefect"), "server", "database", "upgrade", "-y"],
-        env=base,
-        check=True,
-        capture_output=True,
-    )
+    base = bench_env(work)
     try:
         direct = [str(VENV / "python"), str(Path(__file__).with_name("_whisperx_direct.py"))]
         direct_wall, _ = timed([*direct, str(clip)], base)

@@ -67,6 +67,24 @@ def tree_state(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+def bench_env(work: Path) -> dict[str, str]:
+    """A benchmark's jobs' environment: no config file and no Prefect server (each ``cpwx run``
+    starts its own), under a PREFECT_HOME in ``work`` whose database is migrated here, since a
+    user pays that once and not per job."""
+    env = {
+        **os.environ,
+        "CPWX_CONFIG": str(work / "none.env"),
+        "LOCAL_PREFECT_SERVER": "",
+        "PREFECT_HOME": str(work / "prefect-home"),
+    }
+    env.pop("PREFECT_API_URL", None)
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    subprocess.run(
+        [prefect, "server", "database", "upgrade", "-y"], env=env, check=True, capture_output=True
+    )
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
