@@ -12,6 +12,7 @@ dropped, so nothing is said twice.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = ["ReusePlan", "merge_segments", "plan_reuse", "split_ranges"]
 EDGE_MARGIN = 0.25  # seconds a reused segment keeps from a span's edge
 CONTEXT = 1.0  # seconds of audio either side of a range to transcribe
 MIN_RANGE = 0.5  # shorter leftovers hold no speech worth a model call
+WINDOW = 30.0  # seconds Whisper's encoder hears at once: a shorter range costs a whole window
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,17 @@ class ReusePlan:
     @property
     def transcribed_seconds(self) -> float:
         return round(sum(b - a for a, b in self.ranges), 3)
+
+    @property
+    def window_seconds(self) -> float:
+        """What hearing the ranges costs, as audio through the encoder: each range a whole
+        window at least. A cut edited every few seconds leaves so many ranges that hearing
+        them costs more than hearing the whole cut."""
+        return round(sum(max(b - a, WINDOW) for a, b in self.ranges), 3)
+
+    def costs_more_than_whole(self, new_seconds: float) -> bool:
+        """Whether hearing the ranges costs more encoder windows than hearing the whole cut."""
+        return self.window_seconds > math.ceil(new_seconds / WINDOW) * WINDOW
 
 
 def _moved(segment: Segment, span: Span) -> Segment:

@@ -40,7 +40,6 @@ log = logging.getLogger("pipeline.asr")
 
 MIN_SHARED = 0.10  # below this share of shared audio, a reuse saves less than it costs
 _CONFIG_BANDS = ("reuse-all", "reuse-config")
-_WINDOW_SECONDS = 30.0
 
 
 def asr_key(state: JobState) -> CacheKey:
@@ -90,6 +89,15 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
         if similar is not None and old is not None and old.hit and old.data is not None
         else None
     )
+    if reuse is not None and reuse.costs_more_than_whole(fingerprint.duration):
+        log.info(
+            "similarity: not reused: %d ranges to hear again between the cut's edits cost "
+            "%.0f s of encoder windows, more than hearing all %.0f s: transcribed whole",
+            len(reuse.ranges),
+            reuse.window_seconds,
+            fingerprint.duration,
+        )
+        reuse = None
     decision = (
         _decide(plan, fingerprint.audio_hash, similar, old, asr if adopted else None, found)
         if similar
@@ -178,9 +186,9 @@ def reusable_seconds(plan: JobPlan, state: JobState) -> float:
     if old.hit and old.data is not None and state.asr is not None:
         segments = _timed(plan, job.audio_hash, state.asr, old.data)
         reuse = plan_reuse(job.audio_hash, segments, job.alignment, fingerprint.duration)
-        # Whisper's encoder sees 30 s at a time: a shorter range costs a whole window.
-        heard = sum(max(b - a, _WINDOW_SECONDS) for a, b in reuse.ranges)
-        return max(0.0, fingerprint.duration - heard)
+        if reuse.costs_more_than_whole(fingerprint.duration):
+            return 0.0
+        return max(0.0, fingerprint.duration - reuse.window_seconds)
     lends = not plan.asr_pinned and job.band in _CONFIG_BANDS
     return job.alignment.shared_seconds if lends else 0.0
 
