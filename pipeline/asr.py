@@ -18,7 +18,16 @@ import numpy as np
 
 from cache_store import CacheKey, Layer, Lookup, explain_difference
 from cache_store import asr_key as layer_key
-from cuts import BANDS, SPEEDS, CutLink, SimilarJob, merge_segments, plan_reuse, split_ranges
+from cuts import (
+    BANDS,
+    SPEEDS,
+    CutLink,
+    ReusePlan,
+    SimilarJob,
+    merge_segments,
+    plan_reuse,
+    split_ranges,
+)
 from engines import media
 from engines.asr import AsrSettings, WhisperxEngine
 from engines.fingerprint import FRAME_SECONDS, chromaprint_at, frame_energies
@@ -79,16 +88,7 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
     adopted = _adopt(plan, similar) if similar and old is not None and not old.hit else None
     if adopted is not None:
         asr, old = adopted
-    reuse = (
-        plan_reuse(
-            similar.audio_hash,
-            _timed(plan, similar.audio_hash, asr, old.data),
-            similar.alignment,
-            fingerprint.duration,
-        )
-        if similar is not None and old is not None and old.hit and old.data is not None
-        else None
-    )
+    reuse = _reuse(plan, similar, old, asr, fingerprint.duration)
     if reuse is not None and reuse.costs_more_than_whole(fingerprint.duration):
         log.info(
             "similarity: not reused: %d ranges to hear again between the cut's edits cost "
@@ -153,6 +153,18 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
     return state.done("asr", report, asr=asr, fingerprint=fingerprint, transcript=transcript)
 
 
+def _reuse(
+    plan: JobPlan, job: SimilarJob | None, old: Lookup | None, asr: AsrSettings, seconds: float
+) -> ReusePlan | None:
+    """What the similar cut's transcript under ``asr`` lends this audio, and what is left to
+    hear; None where it has no such transcript."""
+    if job is None or old is None or not old.hit or old.data is None:
+        return None
+    return plan_reuse(
+        job.audio_hash, _timed(plan, job.audio_hash, asr, old.data), job.alignment, seconds
+    )
+
+
 def _timed(
     plan: JobPlan, audio_hash: str, asr: AsrSettings, transcript: dict[str, Any]
 ) -> tuple[Segment, ...]:
@@ -183,10 +195,9 @@ def reusable_seconds(plan: JobPlan, state: JobState) -> float:
     if found is None or found.job is None or found.old is None or fingerprint is None:
         return 0.0
     job, old = found.job, found.old
-    if old.hit and old.data is not None and state.asr is not None:
-        segments = _timed(plan, job.audio_hash, state.asr, old.data)
-        reuse = plan_reuse(job.audio_hash, segments, job.alignment, fingerprint.duration)
-        if reuse.costs_more_than_whole(fingerprint.duration):
+    if old.hit and state.asr is not None:
+        reuse = _reuse(plan, job, old, state.asr, fingerprint.duration)
+        if reuse is None or reuse.costs_more_than_whole(fingerprint.duration):
             return 0.0
         return max(0.0, fingerprint.duration - reuse.window_seconds)
     lends = not plan.asr_pinned and job.band in _CONFIG_BANDS
@@ -332,7 +343,7 @@ def _decide(
     job: SimilarJob,
     old: Lookup | None = None,
     adopted: AsrSettings | None = None,
-    search: SimilarSearch | None = None,
+    found: SimilarSearch | None = None,
 ) -> SimilarReport:
     """The spec's bands, acted on: from reuse-language up, the cut's language is taken rather
     than detected; from reuse-config up, this audio is linked to the cut's film, whose glossary
@@ -385,8 +396,8 @@ def _decide(
         film=film,
         suggested_glossary=suggested,
         adopted_asr=changed,
-        search_seconds=search.seconds if search else 0.0,
-        speeds_searched=search.speeds_searched if search else True,
+        search_seconds=found.seconds if found else 0.0,
+        speeds_searched=found.speeds_searched if found else True,
     )
 
 
