@@ -27,7 +27,10 @@ __all__ = ["ReusePlan", "merge_segments", "plan_reuse", "split_ranges"]
 EDGE_MARGIN = 0.25  # seconds a reused segment keeps from a span's edge
 CONTEXT = 1.0  # seconds of audio either side of a range to transcribe
 MIN_RANGE = 0.5  # shorter leftovers hold no speech worth a model call
-WINDOW = 30.0  # seconds Whisper's encoder hears at once: a shorter range costs a whole window
+WINDOW = 30.0  # seconds Whisper's encoder hears at once: a shorter range is padded to it
+# What a padded second costs against a heard one: the encoder pays for it, the decoder does not.
+# Measured (benchmarks/reuse_run.py): a 97%-shared cut's ASR took what this makes of its ranges.
+PADDING_COST = 0.5
 
 
 @dataclass(frozen=True)
@@ -45,15 +48,20 @@ class ReusePlan:
         return round(sum(b - a for a, b in self.ranges), 3)
 
     @property
-    def window_seconds(self) -> float:
-        """What hearing the ranges costs, as audio through the encoder: each range a whole
-        window at least. A cut edited every few seconds leaves so many ranges that hearing
-        them costs more than hearing the whole cut."""
-        return round(sum(max(b - a, WINDOW) for a, b in self.ranges), 3)
+    def cost_seconds(self) -> float:
+        """What hearing the ranges costs, as seconds of audio heard in one pass: each range its
+        own audio, plus the padding of it to a whole encoder window at ``PADDING_COST``. A cut
+        edited every few seconds leaves so many ranges that this passes the cut's own length."""
+        return round(sum(_cost(b - a) for a, b in self.ranges), 3)
 
     def costs_more_than_whole(self, new_seconds: float) -> bool:
-        """Whether hearing the ranges costs more encoder windows than hearing the whole cut."""
-        return self.window_seconds > math.ceil(new_seconds / WINDOW) * WINDOW
+        """Whether hearing the ranges costs more than hearing the whole cut."""
+        whole = math.ceil(new_seconds / WINDOW) * WINDOW - new_seconds
+        return self.cost_seconds > new_seconds + PADDING_COST * whole
+
+
+def _cost(seconds: float) -> float:
+    return seconds + PADDING_COST * max(0.0, WINDOW - seconds)
 
 
 def _moved(segment: Segment, span: Span) -> Segment:

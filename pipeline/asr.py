@@ -91,10 +91,10 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
     reuse = _reuse(plan, similar, old, asr, fingerprint.duration)
     if reuse is not None and reuse.costs_more_than_whole(fingerprint.duration):
         log.info(
-            "similarity: not reused: %d ranges to hear again between the cut's edits cost "
-            "%.0f s of encoder windows, more than hearing all %.0f s: transcribed whole",
+            "similarity: not reused: %d ranges to hear again between the cut's edits cost as "
+            "much as %.0f s of audio, more than hearing all %.0f s: transcribed whole",
             len(reuse.ranges),
-            reuse.window_seconds,
+            reuse.cost_seconds,
             fingerprint.duration,
         )
         reuse = None
@@ -199,7 +199,7 @@ def reusable_seconds(plan: JobPlan, state: JobState) -> float:
         reuse = _reuse(plan, job, old, state.asr, fingerprint.duration)
         if reuse is None or reuse.costs_more_than_whole(fingerprint.duration):
             return 0.0
-        return max(0.0, fingerprint.duration - reuse.window_seconds)
+        return max(0.0, fingerprint.duration - reuse.cost_seconds)
     lends = not plan.asr_pinned and job.band in _CONFIG_BANDS
     return job.alignment.shared_seconds if lends else 0.0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -88,11 +89,13 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
     text = " ".join(s["text"] for s in heard["segments"])
     spoken = " ".join(SCENES[i] for i in (0, 1, 3, 4, 5))
     assert wer(spoken, text) <= 0.35
-    # One job before it was enough for an estimate; refined once the reuse was known, it
-    # expects less than it would of the audio heard whole.
-    assert first.json["estimate_seconds"] is None
-    assert 0 < second.json["refined_estimate_seconds"] < second.json["estimate_seconds"]
-    assert "estimate: refined to" in log
+    # One job before it was enough for an estimate; refined once the search had found the
+    # theatrical cut, it counts the audio that cut lends.
+    assert first.json["estimate_seconds"] is None and second.json["estimate_seconds"] > 0
+    refined = re.search(
+        r"estimate: refined to [\d.]+ s \([\d.]+ s so far; (\d+) s of the audio", log
+    )
+    assert second.json["refined_estimate_seconds"] > 0 and refined and int(refined[1]) > 0, log
 
 
 def test_a_recut_adopts_the_settings_its_film_was_transcribed_with(
