@@ -55,27 +55,32 @@ class JobQueue:
 
     def __init__(self, slots: int, waiting: int, timeout: float) -> None:
         self._slots = asyncio.Semaphore(slots)
-        self._limit = waiting
+        self._room = slots + waiting
+        self._waiting = waiting
         self._timeout = timeout
-        self.waiting = 0
+        self.admitted = 0  # running or waiting
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        if self._slots.locked() and self.waiting >= self._limit:
+        # Counted before the first await: two requests arriving together cannot both see a free
+        # slot that only one of them will get.
+        if self.admitted >= self._room:
             raise HTTPException(
-                503, f"busy: {self.waiting} requests wait already (API_QUEUE_LIMIT); try later"
+                503, f"busy: {self._waiting} requests wait already (API_QUEUE_LIMIT); try later"
             )
-        self.waiting += 1
+        self.admitted += 1
         try:
-            await asyncio.wait_for(self._slots.acquire(), self._timeout)
-        except TimeoutError:
-            raise HTTPException(
-                503,
-                f"no free slot within {self._timeout:.0f} s (API_QUEUE_TIMEOUT_SECONDS); try later",
-            ) from None
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self._timeout)
+            except TimeoutError:
+                raise HTTPException(
+                    503,
+                    f"no free slot within {self._timeout:.0f} s (API_QUEUE_TIMEOUT_SECONDS); "
+                    "try later",
+                ) from None
+            try:
+                yield
+            finally:
+                self._slots.release()
         finally:
-            self.waiting -= 1
-        try:
-            yield
-        finally:
-            self._slots.release()
+            self.admitted -= 1

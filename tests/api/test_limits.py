@@ -3,6 +3,7 @@ jobs wait their turn, and a request beyond the queue is told to come back."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import HTTPException
 
+from api._limits import JobQueue
 from testkit import bazarr_pcm, run_cli, tree_state
 
 from .conftest import Api, running_api
@@ -100,6 +103,24 @@ def test_a_request_beyond_the_queue_is_told_to_come_back(small: Api, speech_mp4:
     assert "API_QUEUE_LIMIT" in busy.json()["detail"]
     # No request's folder is left (Prefect's temporary server keeps its own while it runs).
     assert not list(small.temp.glob("cpwx-api-*"))
+
+
+def test_two_requests_at_once_cannot_both_take_one_slot() -> None:
+    """The slot is counted before the first await: a second request arriving while the first
+    is still acquiring its slot is told to come back, not queued behind it."""
+    queue = JobQueue(1, 0, 60.0)
+
+    async def one() -> None:
+        async with queue.turn():
+            await asyncio.sleep(0.05)
+
+    async def both() -> list[BaseException | None]:
+        return await asyncio.gather(one(), one(), return_exceptions=True)
+
+    out = asyncio.run(both())
+    assert sorted(getattr(o, "status_code", 200) for o in out) == [200, 503]
+    assert all(o is None or isinstance(o, HTTPException) for o in out)
+    assert queue.admitted == 0
 
 
 def test_a_port_taken_is_one_line(tmp_path: Path) -> None:
