@@ -10,7 +10,7 @@ from typing import Any
 
 from cache_store import Lookup
 from cues import QcReport
-from cuts import SimilarJob
+from cuts import ReusePlan, SimilarJob
 from engines.asr import AsrSettings
 from records import AudioFingerprint, Transcript
 
@@ -29,6 +29,7 @@ class SimilarSearch:
     old: Lookup | None = None
     seconds: float = 0.0
     speeds_searched: bool = False  # the audio was also fingerprinted at other release speeds
+    reuse: ReusePlan | None = None  # what that transcript lends, and what is left to hear
 
 
 @dataclass(frozen=True)

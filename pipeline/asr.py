@@ -88,7 +88,9 @@ def _compute(plan: JobPlan, state: JobState, lookup: Lookup, started: float) -> 
     adopted = _adopt(plan, similar) if similar and old is not None and not old.hit else None
     if adopted is not None:
         asr, old = adopted
-    reuse = _reuse(plan, similar, old, asr, fingerprint.duration)
+    reuse = (
+        found.reuse if adopted is None else _reuse(plan, similar, old, asr, fingerprint.duration)
+    )
     if reuse is not None and reuse.costs_more_than_whole(fingerprint.duration):
         log.info(
             "similarity: not reused: %d ranges to hear again between the cut's edits cost as "
@@ -195,8 +197,8 @@ def reusable_seconds(plan: JobPlan, state: JobState) -> float:
     if found is None or found.job is None or found.old is None or fingerprint is None:
         return 0.0
     job, old = found.job, found.old
-    if old.hit and state.asr is not None:
-        reuse = _reuse(plan, job, old, state.asr, fingerprint.duration)
+    if old.hit:
+        reuse = found.reuse
         if reuse is None or reuse.costs_more_than_whole(fingerprint.duration):
             return 0.0
         return max(0.0, fingerprint.duration - reuse.cost_seconds)
@@ -238,7 +240,8 @@ def _similar(plan: JobPlan, fingerprint: AudioFingerprint, asr: AsrSettings) -> 
     if best.shared_ratio < MIN_SHARED:
         return SimilarSearch(audio, best, None, seconds, searched)
     old = store.get(layer_key(best.audio_hash, asr.key_parts()))
-    return SimilarSearch(audio, best, old, seconds, searched)
+    reuse = _reuse(plan, best, old, asr, fingerprint.duration)
+    return SimilarSearch(audio, best, old, seconds, searched, reuse)
 
 
 def _adopt(plan: JobPlan, job: SimilarJob) -> tuple[AsrSettings, Lookup] | None:
