@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from engines.fingerprint import analyse
 from jobs import JobRequest, estimate, initial_state, prepare
 from pipeline import optimizer_for, recommend
+from records import JobRecord
 
 from ._console import emit, err, fail, guard, open_or_fail, settings_or_fail
 
@@ -105,11 +107,8 @@ def report_cmd(as_json: Json = False) -> None:
     history = guard(open_or_fail(settings_or_fail()).history.jobs)
     if not history:
         raise fail("no job history yet: run some jobs first", 1)
-    estimated = [r for r in history if r.estimate_seconds and r.outcome.wall_seconds > 0]
-    errors = [
-        abs((r.estimate_seconds or 0.0) - r.outcome.wall_seconds) / r.outcome.wall_seconds
-        for r in estimated
-    ]
+    errors = _errors(history, lambda r: r.estimate_seconds)
+    refined = _errors(history, lambda r: r.refined_estimate_seconds)
     confidences = [r.outcome.asr_confidence for r in history if r.outcome.asr_confidence]
     rows = [
         {
@@ -117,6 +116,7 @@ def report_cmd(as_json: Json = False) -> None:
             "created_at": r.created_at,
             "audio_seconds": r.features.duration_seconds,
             "estimate_seconds": r.estimate_seconds,
+            "refined_estimate_seconds": r.refined_estimate_seconds,
             "wall_seconds": r.outcome.wall_seconds,
             "asr_confidence": r.outcome.asr_confidence,
             "rating": r.outcome.rating,
@@ -125,21 +125,23 @@ def report_cmd(as_json: Json = False) -> None:
     ]
     summary = {
         "jobs": len(history),
-        "estimated_jobs": len(estimated),
+        "estimated_jobs": len(errors),
         "estimate_mape": round(statistics.mean(errors), 4) if errors else None,
+        "refined_estimate_mape": round(statistics.mean(refined), 4) if refined else None,
         "mean_asr_confidence": round(statistics.mean(confidences), 4) if confidences else None,
     }
     if as_json:
         emit({**summary, "history": rows})
         return
     table = Table(title="job history", title_justify="left")
-    for col in ("job", "audio s", "estimate s", "wall s", "confidence", "rating"):
+    for col in ("job", "audio s", "estimate s", "refined s", "wall s", "confidence", "rating"):
         table.add_column(col)
     for r in rows[-20:]:
         table.add_row(
             str(r["job_id"])[:8],
             f"{r['audio_seconds']:.0f}",
             f"{r['estimate_seconds']:.1f}" if r["estimate_seconds"] else "-",
+            f"{r['refined_estimate_seconds']:.1f}" if r["refined_estimate_seconds"] else "-",
             f"{r['wall_seconds']:.1f}",
             f"{r['asr_confidence']:.2f}" if r["asr_confidence"] else "-",
             str(r["rating"] or "-"),
@@ -148,7 +150,17 @@ def report_cmd(as_json: Json = False) -> None:
     print(
         f"{summary['jobs']} jobs, {summary['estimated_jobs']} with an estimate"
         + (f": estimates off by {summary['estimate_mape']:.1%} on average" if errors else "")
+        + (f", refined ones by {summary['refined_estimate_mape']:.1%}" if refined else "")
     )
+
+
+def _errors(history: list[JobRecord], estimate: Callable[[JobRecord], float | None]) -> list[float]:
+    """How far each job's ``estimate`` was from its wall time, as a share of it."""
+    return [
+        abs(guess - r.outcome.wall_seconds) / r.outcome.wall_seconds
+        for r in history
+        if (guess := estimate(r)) and r.outcome.wall_seconds > 0
+    ]
 
 
 def rate(

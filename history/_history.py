@@ -20,8 +20,17 @@ _DDL = """CREATE TABLE IF NOT EXISTS job_history (
     outcome JSON NOT NULL,
     estimate_seconds DOUBLE,
     rating INTEGER
-);"""
-_COLUMNS = ("job_id", "created_at", "audio_hash", "features", "outcome", "estimate_seconds")
+);
+ALTER TABLE job_history ADD COLUMN IF NOT EXISTS refined_estimate_seconds DOUBLE;"""
+_COLUMNS = (
+    "job_id",
+    "created_at",
+    "audio_hash",
+    "features",
+    "outcome",
+    "estimate_seconds",
+    "refined_estimate_seconds",
+)
 
 
 def _apply(session: IndexSession, records: list[dict[str, Any]]) -> None:
@@ -30,9 +39,9 @@ def _apply(session: IndexSession, records: list[dict[str, Any]]) -> None:
     for r in records:  # a handful per session: one per job
         session.con.execute(
             "INSERT OR REPLACE INTO job_history (job_id, created_at, audio_hash, features, "
-            "outcome, estimate_seconds, rating) VALUES (?, ?, ?, ?, ?, ?, "
-            "(SELECT rating FROM job_history WHERE job_id = ?))",
-            [*(r[c] for c in _COLUMNS), r["job_id"]],
+            "outcome, estimate_seconds, refined_estimate_seconds, rating) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT rating FROM job_history WHERE job_id = ?))",
+            [*(r.get(c) for c in _COLUMNS), r["job_id"]],
         )
 
 
@@ -52,8 +61,8 @@ class History:
             found = s.con.execute(
                 "SELECT job_id, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'), audio_hash, "
                 "features, json_merge_patch(outcome, json_object('rating', rating)), "
-                "estimate_seconds FROM job_history WHERE created_at >= coalesce(?, created_at) "
-                "ORDER BY created_at",
+                "estimate_seconds, refined_estimate_seconds FROM job_history "
+                "WHERE created_at >= coalesce(?, created_at) ORDER BY created_at",
                 [since],
             ).fetchall()
         return [JobRecord.from_row(dict(zip(_COLUMNS, r, strict=True))) for r in found]

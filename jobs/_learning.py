@@ -125,6 +125,7 @@ def record(plan: JobPlan, state: JobState, result: JobResult) -> None:
             features=opt.with_history(described) if opt is not None else described,
             outcome=outcome,
             estimate_seconds=result.estimate_seconds,
+            refined_estimate_seconds=result.refined_estimate_seconds,
         )
     )
     if s.ml_learning_from_history:

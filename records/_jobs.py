@@ -76,6 +76,7 @@ class JobRecord:
     features: JobFeatures
     outcome: JobOutcome
     estimate_seconds: float | None = None  # what the job was told beforehand
+    refined_estimate_seconds: float | None = None  # and once its reuse plan was known
 
     def row(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class JobRecord:
             "features": json.dumps(self.features.to_dict(), sort_keys=True),
             "outcome": json.dumps(self.outcome.to_dict(), sort_keys=True),
             "estimate_seconds": self.estimate_seconds,
+            "refined_estimate_seconds": self.refined_estimate_seconds,
         }
 
     @classmethod
@@ -96,4 +98,5 @@ class JobRecord:
             features=JobFeatures.from_dict(json.loads(row["features"])),
             outcome=JobOutcome.from_dict(json.loads(row["outcome"])),
             estimate_seconds=row.get("estimate_seconds"),
+            refined_estimate_seconds=row.get("refined_estimate_seconds"),
         )

@@ -3,6 +3,7 @@ pruned; a store that has no applier for them keeps them journaled for one that h
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,3 +36,18 @@ def test_a_store_without_the_applier_keeps_the_records(tmp_path: Path) -> None:
     History(Store(tmp_path)).record(_record("kept", "2026-01-01T10:00:00Z"))
     assert Store(tmp_path).keys() == set()  # a session of a bare store: the record waits
     assert [r.job_id for r in History(Store(tmp_path)).jobs()] == ["kept"]
+
+
+def test_a_history_from_before_refined_estimates_gains_their_column(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    with store.session() as s:  # the table as it was before refined estimates were kept
+        s.con.execute(
+            "CREATE TABLE job_history (job_id TEXT PRIMARY KEY, created_at TIMESTAMP NOT NULL, "
+            "audio_hash TEXT NOT NULL, features JSON NOT NULL, outcome JSON NOT NULL, "
+            "estimate_seconds DOUBLE, rating INTEGER)"
+        )
+    history = History(store)
+    old = _record("old", "2025-11-01T10:00:00Z")
+    history.record(old)
+    history.record(dataclasses.replace(old, job_id="new", refined_estimate_seconds=6.5))
+    assert [r.refined_estimate_seconds for r in history.jobs()] == [None, 6.5]

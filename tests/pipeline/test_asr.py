@@ -96,6 +96,9 @@ def test_a_recut_reuses_the_shared_transcript(tmp_path: Path, cli_env: dict[str,
         r"estimate: refined to [\d.]+ s \([\d.]+ s so far; (\d+) s of the audio", log
     )
     assert second.json["refined_estimate_seconds"] > 0 and refined and int(refined[1]) > 0, log
+    report = run_cli("optimizer", "report", "--json", env=cli_env)  # kept in the job history
+    kept = report.json["history"][-1]
+    assert kept["refined_estimate_seconds"] == second.json["refined_estimate_seconds"], kept
 
 
 def test_a_recut_adopts_the_settings_its_film_was_transcribed_with(
