@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,40 @@ def test_an_edit_inside_a_segment_is_heard_again_only_around_it(
         return " ".join(s["text"] for s in heard["segments"])
 
     assert wer(spoken, said(second.json)) <= wer(spoken, said(fresh.json)) + 0.02
+
+
+def test_a_cut_edited_every_few_seconds_is_heard_whole(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """Reuse is never dearer than hearing the cut afresh: with an edit every few seconds, each
+    range to hear again would pay an encoder window of its own, so the job transcribes the cut
+    whole and its log says why."""
+    _scenes(tmp_path)
+    full = _cut(tmp_path, "theatrical", list(range(6)))
+    subprocess.run(["espeak-ng", "-w", str(tmp_path / "other.wav"), OTHER], check=True)
+    with wave.open(str(full)) as w:
+        layout, film = w.getparams(), w.readframes(w.getnframes())
+    with wave.open(str(tmp_path / "other.wav")) as w:
+        other = w.readframes(w.getnframes())
+    second = layout.sampwidth * layout.framerate  # bytes
+    kept, new = 6 * second, 3 * second // 2
+    pieces = [
+        piece
+        for n, at in enumerate(range(0, len(film), kept))
+        for piece in (film[at : at + kept], other[n * new : (n + 1) * new])
+    ]
+    choppy = tmp_path / "choppy.wav"
+    with wave.open(str(choppy), "wb") as w:
+        w.setparams(layout)
+        w.writeframes(b"".join(pieces))
+    first = run_cli("run", str(full), "--json", env=cli_env)
+    assert first.code == 0, first.stderr
+    cut = run_cli("run", str(choppy), "--json", env=cli_env)
+    assert cut.code == 0, cut.stderr
+    log = Path(cut.json["outputs"]["log"]).read_text()
+    assert re.search(r"not reused: \d+ ranges to hear again .* transcribed whole", log), log
+    asr = cut.json["stages"]["asr"]
+    assert asr["reused_seconds"] == 0 and asr["source_job"] is None, asr
 
 
 def test_different_content_is_not_reused(tmp_path: Path, cli_env: dict[str, str]) -> None:
