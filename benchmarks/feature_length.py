@@ -6,12 +6,14 @@ The program is ``cuts_bench.py``'s (espeak-ng scenes over pink noise), ``--minut
 cut drops every tenth scene and puts new scenes of the same length in their place (about 90% of
 its audio shared), through AAC. Each row is its own ``cpwx run`` process on one cache (an
 ephemeral Prefect server per job, as ``cpwx run`` does), timed from start to exit, with its peak
-RSS.
+RSS, and where its seconds went: start (interpreter, imports, Prefect starting: the process's
+wall less its job's) and each stage.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -22,9 +24,10 @@ from pathlib import Path
 
 from cuts_bench import assemble, program, render, scenes, sentences
 
-from testkit import SR, bench_env, timed, write_pcm
+from testkit import SR, bench_env, timed_output, write_pcm
 
 VENV = Path(sys.executable).parent
+STAGES = ("fingerprint", "asr", "words", "diarization", "subtitles")
 
 
 def main() -> None:
@@ -54,9 +57,11 @@ def main() -> None:
             ("identical re-run", film_wav),
             ("cut sharing 90% (reuse)", cut_wav),
         ):
-            wall, rss = timed([*cpwx, str(wav)], base)
-            rows.append((name, wall, rss))
-            print(f"  {name}: {wall:.1f} s, {rss:.0f} MB", file=sys.stderr)
+            wall, rss, out = timed_output([*cpwx, str(wav)], base)
+            report = json.loads(out)
+            stages = {s: report["stages"].get(s, {}).get("seconds") for s in STAGES}
+            rows.append((name, wall, rss, wall - report["wall_seconds"], stages))
+            print(f"  {name}: {wall:.1f} s, {rss:.0f} MB, {stages}", file=sys.stderr)
         shared = sum(b - a for a, b, old in cut.truth if old is not None) / cut.truth[-1][1]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -65,10 +70,13 @@ def main() -> None:
         f"its cut shares {shared:.0%}; {platform.machine()}, {os.cpu_count()} cores, tiny.en "
         f"int8 CPU, ENABLE_DIARIZATION={os.environ.get('ENABLE_DIARIZATION', '(default)')}\n"
     )
-    print("| run | wall s | of the first run | peak RSS MB |")
-    print("|---|---:|---:|---:|")
-    for name, wall, rss in rows:
-        print(f"| {name} | {wall:.1f} | {wall / rows[0][1]:.1%} | {rss:.0f} |")
+    print(f"| run | wall s | of the first run | peak RSS MB | start | {' | '.join(STAGES)} |")
+    print("|---|" + "---:|" * (4 + len(STAGES)))
+    for name, wall, rss, start, stages in rows:
+        cells = " | ".join("-" if v is None else f"{v:.1f}" for v in stages.values())
+        print(
+            f"| {name} | {wall:.1f} | {wall / rows[0][1]:.1%} | {rss:.0f} | {start:.1f} | {cells} |"
+        )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from ._helpers import (
     run_in_processes,
     running_prefect_server,
     timed,
+    timed_output,
     tree_state,
 )
 from ._marian import marian_env, tiny_marian
@@ -92,6 +93,7 @@ __all__ = [
     "speak_hindi",
     "team_env",
     "timed",
+    "timed_output",
     "tiny_marian",
     "tree_state",
     "wer",

@@ -9,7 +9,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,11 +105,37 @@ def running_prefect_server(home: Path) -> Iterator[str]:
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one process run to completion."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        assert proc.stderr is not None
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    wall, rss, _ = timed_output(cmd, env)
+    return wall, rss
+
+
+# Runs argv[2:] and writes "wall-seconds peak-RSS-KiB" to argv[1]. The peak is read here, in
+# a small process: one forked from a large benchmark process starts with that process's peak
+# as its own (Linux carries ``maxrss`` over the fork), so reading it there overstates it.
+_MEASURE = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{time.perf_counter() - start} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def timed_output(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of one process run to completion (its output
+    goes through files: a pipe it fills would stall it while we wait)."""
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        measured = Path(folder) / "measured"
+        measure = [sys.executable, "-c", _MEASURE, str(measured), *cmd]
+        if subprocess.run(measure, env=env, stdout=out, stderr=err, check=False).returncode:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed: {err.read().decode()[-2000:]}")
+        wall, rss = measured.read_text().split()
+        out.seek(0)
+        return float(wall), int(rss) / 1024, out.read().decode()
