@@ -27,7 +27,7 @@ from cuts_bench import assemble, program, render, scenes, sentences
 from testkit import SR, bench_env, timed_output, write_pcm
 
 VENV = Path(sys.executable).parent
-STAGES = ("fingerprint", "asr", "words", "diarization", "subtitles")
+STAGES = ("demux", "fingerprint", "asr", "words", "diarization")
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -48,6 +48,7 @@ _RATE = 16000
 # voices (cosine ~0.82): two speakers of one phone call sit at ~0.70 (cosine 0.75).
 CLUSTER_THRESHOLD = 0.6
 _MIN_CLUSTER_SIZE = 6
+_GAP = 1.0  # seconds of silence between ranges diarized as one recording
 _STEP = 0.15  # of the 10 s segmentation window: coarser is faster and misses turns
 # Torch threads while diarizing. Two spin-wait and burn CPU as soon as anything runs beside them
 # (a 16-chunk segmentation call measured 42.8 CPU s against 0.83 s with one), as on a worker
@@ -229,16 +230,48 @@ class Diarizer:
     def __init__(self, settings: DiarizationSettings) -> None:
         self.settings = settings
 
-    def diarize(self, wav: Path, progress: Callable[[float], None] | None = None) -> Diarization:
+    def diarize(
+        self,
+        wav: Path,
+        progress: Callable[[float], None] | None = None,
+        ranges: Sequence[tuple[float, float]] | None = None,
+    ) -> Diarization:
         """Turns without overlap (where two talk at once, the one pyannote ranks first), in
-        time order, and each speaker's voice."""
+        time order, and each speaker's voice; of the whole file, or only of ``ranges`` (seconds),
+        heard as one recording so that a voice gets one label across them."""
+        import numpy as np
+
+        whole = read_wav(wav)
+        if ranges is None:
+            return self._diarize(whole, progress)
+        pieces = [whole[int(a * _RATE) : int(b * _RATE)] for a, b in ranges]
+        gap = np.zeros(int(_GAP * _RATE), dtype=whole.dtype)
+        parts = [part for piece in pieces for part in (gap, piece)][1:]
+        joined = np.concatenate(parts) if parts else gap[:0]
+        found = self._diarize(joined, progress, exact=False)
+        # Back onto the file's timeline: each piece's turns moved to where it came from.
+        turns: list[SpeakerTurn] = []
+        at = 0.0
+        for (start, end), piece in zip(ranges, pieces, strict=True):
+            length = len(piece) / _RATE
+            for t in found.turns:
+                a, b = max(t.start, at), min(t.end, at + length)
+                if b > a:
+                    moved = (round(a - at + start, 3), round(min(b - at + start, end), 3))
+                    turns.append(SpeakerTurn(*moved, t.speaker))
+            at += length + _GAP
+        return Diarization(tuple(turns), found.voices)
+
+    def _diarize(
+        self, audio: Any, progress: Callable[[float], None] | None, exact: bool = True
+    ) -> Diarization:
+        """``exact``: --speakers holds for this audio; part of a film may hold fewer of them."""
         import numpy as np
         import torch
 
         s = self.settings
         with _load_lock:
             pipeline = _pipeline(str(s.model.path), s.device)
-        audio = read_wav(wav)
         if len(audio) < _RATE:  # under a second: nobody to tell apart
             return Diarization(turns=(), voices={})
 
@@ -258,9 +291,9 @@ class Diarizer:
         try:
             out = pipeline(
                 {"waveform": torch.from_numpy(audio)[None], "sample_rate": _RATE},
-                num_speakers=s.speakers,
-                min_speakers=s.min_speakers,
-                max_speakers=s.max_speakers,
+                num_speakers=s.speakers if exact else None,
+                min_speakers=s.min_speakers if exact else None,
+                max_speakers=s.max_speakers or (None if exact else s.speakers),
                 hook=hook,
             )
         finally:

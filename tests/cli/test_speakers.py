@@ -5,6 +5,7 @@ once is named in the film's next job (a re-cut)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -108,3 +109,67 @@ def test_speakers_on_every_word_named_once_per_film(
     bad = run_cli("run", call, env=missing)
     assert bad.code == 1 and len(bad.stderr.strip().splitlines()) == 1
     assert "DIARIZATION_MODEL_DIR" in bad.stderr
+
+
+def test_a_cut_keeps_its_films_speaker_turns_and_diarizes_only_new_audio(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Real voices: pyannote's call and codec2's VE9QRP make the film; its cut has 8 s of the
+    LibriVox reader between them. The cut's words in the shared audio keep their speakers, and
+    only the reader's 8 s are diarized."""
+    env = {**cli_env, "ENABLE_DIARIZATION": "true"}
+    call = pyannote_sample() / "sample.wav"
+    radio = Path("/usr/share/codec2/wav/ve9qrp.wav")
+    reader = sorted(Path("/usr/share/pocketsphinx/test/data/librivox").glob("*.wav"))[:2]
+
+    def joined(name: str, parts: list[tuple[Path, float]]) -> Path:
+        """Each part's first so many seconds, end to end, as 16 kHz mono."""
+        inputs = [a for path, seconds in parts for a in ("-t", str(seconds), "-i", str(path))]
+        chain = "".join(
+            f"[{n}:a]aresample=16000,aformat=channel_layouts=mono[a{n}];" for n in range(len(parts))
+        )
+        streams = "".join(f"[a{n}]" for n in range(len(parts)))
+        out = tmp_path / f"{name}.wav"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", *inputs, "-filter_complex",
+             f"{chain}{streams}concat=n={len(parts)}:v=0:a=1", str(out)],
+            check=True,
+        )  # fmt: skip
+        return out
+
+    film = joined("film", [(call, 30), (radio, 30)])
+    cut = joined("cut", [(call, 30), (reader[0], 5), (reader[1], 3), (radio, 30)])
+    first = run_cli("run", str(film), "--movie-id", "radio", "--json", env=env)
+    assert first.code == 0, first.stderr
+    second = run_cli("run", str(cut), "--movie-id", "radio", "--json", env=env)
+    assert second.code == 0, second.stderr
+    diarized = second.json["stages"]["diarization"]
+    assert diarized["cache"] == "miss"
+    found = re.search(r"reused (\d+) s of speaker turns .* diarized (\d+) s in 1 ranges",
+                      diarized["reason"])  # fmt: skip
+    assert found and int(found[1]) >= 40 and 6 <= int(found[2]) <= 10, diarized["reason"]
+    assert diarized["seconds"] < first.json["stages"]["diarization"]["seconds"] / 2
+
+    def words(job: dict[str, object]) -> list[tuple[float, float, str]]:
+        outputs = job["outputs"]
+        assert isinstance(outputs, dict)
+        said = json.loads(Path(outputs["json"]).read_text(encoding="utf-8"))
+        segments = said["segments"]
+        return [(w["start"], w["end"], w.get("speaker")) for s in segments for w in s["words"]]
+
+    # The call and the radio (8 s later in the cut): each word's speaker is the one the film's
+    # job gave the word it overlaps most there.
+    before, after = words(first.json), words(second.json)
+    assert all(who for *_, who in after)  # the reader's words too
+    agree = matched = 0
+    for start, end, who in after:
+        shift = 8.0 if start >= 38.0 else 0.0 if end <= 30.0 else None
+        if shift is None:
+            continue
+        a, b = start - shift, end - shift
+        best = max(before, key=lambda w: _overlap((a, b), (w[0], w[1])))
+        if _overlap((a, b), (best[0], best[1])) > 0:
+            matched += 1
+            agree += best[2] == who
+    assert matched > 0.8 * sum(1 for w in after if w[1] <= 30.0 or w[0] >= 38.0), matched
+    assert agree / matched >= 0.9, (agree, matched)
