@@ -36,8 +36,12 @@ __all__ = [
     "drop_hallucinations",
 ]
 
-# Whisper's compression_ratio_threshold: a text that gzips this well is a loop.
+# Whisper's compression_ratio_threshold: a text that gzips this well is a loop, unless Whisper
+# was sure of it: a long segment of plain speech with a small vocabulary reaches 2.6 (30 s
+# segments; benchmarks/optimizer_bench.py's sentences lost whole segments to it). Past
+# LOOP_COMPRESSION_RATIO no confidence saves it (a token loop is often said confidently).
 MAX_COMPRESSION_RATIO = 2.4
+LOOP_COMPRESSION_RATIO = 3.0
 # A line (fuzzy) equal to the previous one this many times in a row: the next is a loop.
 MAX_REPEATS = 2
 SAME_LINE = 90.0  # rapidfuzz ratio of two normalised lines that are "the same"
@@ -125,13 +129,14 @@ def _made_up(
     if not _normal(segment.text):
         return "no words"
     ratio = compression_ratio(collapse_loops(segment.text))
-    if ratio > MAX_COMPRESSION_RATIO:
-        return f"repetitive text (compression ratio {ratio:.1f})"
+    confidence = segment.confidence
+    unsure = confidence is None or confidence < NO_SPEECH_CONFIDENCE
+    if ratio > LOOP_COMPRESSION_RATIO or (ratio > MAX_COMPRESSION_RATIO and unsure):
+        return f"repetitive text (compression ratio {ratio:.1f}, confidence {confidence})"
     if audio is not None:
         level = _loud_level(audio[int(segment.start * rate) : int(segment.end * rate)], rate)
         if level < SILENT_DBFS:
             return f"silent audio ({level:.0f} dBFS)"
-    confidence = segment.confidence
     if (
         no_speech is not None
         and no_speech > NO_SPEECH

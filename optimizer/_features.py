@@ -18,8 +18,10 @@ from records import JobFeatures, JobRecord
 
 __all__ = ["COLUMNS", "MODEL_COSTS", "computed_seconds", "matrix", "similar_jobs", "with_history"]
 
-# Stages whose work follows the audio heard afresh: what a similar cut lent is not heard again.
-_HEARD = frozenset({"asr", "words"})
+# Stages whose work follows the audio heard afresh: what a similar cut lent is not heard again
+# (nor diarized again: its speaker turns come with the audio it shares, whose share of the audio
+# is about what it lends the ASR).
+_HEARD = frozenset({"asr", "words", "diarization"})
 
 # Relative compute of Whisper sizes (parameters, tiny = 1): how a catalog name becomes a number.
 MODEL_COSTS = {
@@ -68,8 +70,8 @@ def _row(f: JobFeatures) -> list[float]:
 
 
 def computed_seconds(stage: str, f: JobFeatures) -> float:
-    """The audio a stage computes over: the ASR and word timing only what no similar cut
-    lent (``reused_ratio``), every other stage all of it."""
+    """The audio a stage computes over: the ASR, word timing and diarization only what no
+    similar cut lent (``reused_ratio``), every other stage all of it."""
     return f.duration_seconds * (1.0 - f.reused_ratio if stage in _HEARD else 1.0)
 
 

@@ -65,6 +65,22 @@ def test_text_that_compresses_like_a_loop_is_dropped() -> None:
     assert "compression ratio" in dropped[0].reason and dropped[1].reason == "no words"
 
 
+def test_plain_speech_with_a_small_vocabulary_is_kept_when_whisper_was_sure() -> None:
+    """A 21 s segment of real sentences over a small vocabulary (what 30 s segments hear of
+    benchmarks/optimizer_bench.py's speech) gzips like a loop; only an unsure one is dropped."""
+    said = (
+        "The evening carries the school near the doctor. The mother carries the doctor near "
+        "the friend. The market hears the evening near the school. The door brings the road "
+        "near the morning. The brother brings the window near the rice. The rice finds the "
+        "temple near the evening. The father sells the clock near the garden. The bridge "
+        "remembers the temple near the brother. The rain sells the evening near the morning. "
+        "The brother remembers evening near the song. The doctor sells the bridge near the rain."
+    )
+    assert 2.4 < compression_ratio(said) < 3.0
+    kept, dropped = drop_hallucinations([line(said, confidence=0.85), line(said, 30.0, 0.4)])
+    assert texts(kept) == [said] and "compression ratio" in dropped[0].reason
+
+
 def test_no_speech_with_low_confidence_is_dropped() -> None:
     segments = [
         line("Thank you.", 0.0, confidence=0.3),  # over music: Whisper says no speech

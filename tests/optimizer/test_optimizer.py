@@ -65,10 +65,11 @@ def test_one_past_job_gives_the_next_an_estimate_for_the_audio_it_will_compute(
     tmp_path: Path,
 ) -> None:
     """Before any training, the naive baseline of the jobs so far: seconds per second of the
-    audio each stage computed (a reuse job's ASR and word timing only over what it heard)."""
+    audio each stage computed (a reuse job's ASR, word timing and diarization only over what it
+    heard)."""
     optimizer = MLOptimizer(tmp_path)
     assert optimizer.predict(JobFeatures(60.0, 16000, 20.0, 30.0)).source == "none"
-    stages = {"demux": 1.0, "asr": 30.0, "words": 10.0, "subtitles": 0.5}
+    stages = {"demux": 1.0, "asr": 30.0, "words": 10.0, "diarization": 40.0, "subtitles": 0.5}
     first = JobRecord(
         "one",
         "2026-12-01T00:00:00Z",
@@ -79,12 +80,19 @@ def test_one_past_job_gives_the_next_an_estimate_for_the_audio_it_will_compute(
     optimizer.keep_baseline([first])
     fresh = optimizer.predict(JobFeatures(200.0, 16000, 20.0, 30.0))
     assert fresh.source == "baseline" and fresh.samples == 1
-    assert fresh.stage_seconds == {"demux": 2.0, "asr": 60.0, "words": 20.0, "subtitles": 1.0}
-    assert fresh.seconds == pytest.approx(83.0 + 8.0)
+    assert fresh.stage_seconds == {
+        "demux": 2.0,
+        "asr": 60.0,
+        "words": 20.0,
+        "diarization": 80.0,
+        "subtitles": 1.0,
+    }
+    assert fresh.seconds == pytest.approx(163.0 + 8.0)
     # Nine tenths of it lent by a similar cut: only the tenth heard again is transcribed.
     reuse = optimizer.predict(JobFeatures(200.0, 16000, 20.0, 30.0, reused_ratio=0.9))
     assert reuse.stage_seconds["asr"] == pytest.approx(6.0)
     assert reuse.stage_seconds["words"] == pytest.approx(2.0)
+    assert reuse.stage_seconds["diarization"] == pytest.approx(8.0)  # its speaker turns too
     assert reuse.stage_seconds["demux"] == 2.0
     # A stage served from the store costs nothing.
     assert (
