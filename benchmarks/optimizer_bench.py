@@ -257,7 +257,10 @@ def cut_of(media: Media, rng: random.Random) -> Media:
     sharing the rest with a film the cache has heard."""
     gone = media.seconds * rng.uniform(0.1, 0.2)
     start = media.seconds * rng.uniform(0.3, 0.6)
-    out = media.path.with_name("cut.m4a")
+    # Named as its film is (a cut's release keeps the title): a title that differs lowers
+    # the spec's similarity below the band that reuses the transcript.
+    out = media.path.parent / "cut" / media.path.with_suffix(".m4a").name
+    out.parent.mkdir(exist_ok=True)
     ffmpeg(
         "-i", str(media.path),
         "-af", f"aselect='not(between(t,{start:.2f},{start + gone:.2f}))',asetpts=N/SR/TB",
