@@ -7,13 +7,14 @@ from ._align import ITEM_SECONDS, Alignment, Span, align, best_alignment
 from ._cuts import OUTBOX_KIND, Cuts
 from ._links import CutLink, CutLinks
 from ._reuse import ReusePlan, merge_segments, plan_reuse, split_ranges
-from ._similar import BANDS, SPEEDS, Band, SimilarJob, band_for, compare, similarity
+from ._similar import BANDS, LENDING_BANDS, SPEEDS, Band, SimilarJob, band_for, compare, similarity
 from ._subhashes import subhashes
 from ._turns import TurnReuse, merge_turns, plan_turn_reuse
 
 __all__ = [
     "BANDS",
     "ITEM_SECONDS",
+    "LENDING_BANDS",
     "OUTBOX_KIND",
     "SPEEDS",
     "Alignment",

@@ -19,6 +19,7 @@ from ._align import Alignment, Fingerprint, align, best_alignment
 
 __all__ = [
     "BANDS",
+    "LENDING_BANDS",
     "SPEEDS",
     "Band",
     "SimilarJob",
@@ -34,6 +35,8 @@ BANDS: tuple[tuple[float, Band, str], ...] = (
     (0.80, "reuse-config", "glossary, model choice and config"),
     (0.60, "reuse-language", "language settings; related glossaries suggested"),
 )
+# The bands in which a stored cut lends this one its transcript, speaker turns and settings.
+LENDING_BANDS: tuple[Band, ...] = ("reuse-all", "reuse-config")
 _WEIGHTS = {"fingerprint": 0.4, "content": 0.3, "language": 0.2, "title": 0.1}
 # Speed changes between releases (old seconds per new second): film (23.976 fps) run at PAL's
 # 25 fps, and a PAL master slowed back to film speed.

@@ -20,6 +20,7 @@ from cache_store import CacheKey, Layer, Lookup, explain_difference
 from cache_store import asr_key as layer_key
 from cuts import (
     BANDS,
+    LENDING_BANDS,
     SPEEDS,
     CutLink,
     ReusePlan,
@@ -48,7 +49,6 @@ __all__ = ["STAGE", "asr_key", "reusable_seconds", "search"]
 log = logging.getLogger("pipeline.asr")
 
 MIN_SHARED = 0.10  # below this share of shared audio, a reuse saves less than it costs
-_CONFIG_BANDS = ("reuse-all", "reuse-config")
 
 
 def asr_key(state: JobState) -> CacheKey:
@@ -202,7 +202,7 @@ def reusable_seconds(plan: JobPlan, state: JobState) -> float:
         if reuse is None or reuse.costs_more_than_whole(fingerprint.duration):
             return 0.0
         return max(0.0, fingerprint.duration - reuse.cost_seconds)
-    lends = not plan.asr_pinned and job.band in _CONFIG_BANDS
+    lends = not plan.asr_pinned and job.band in LENDING_BANDS
     return job.alignment.shared_seconds if lends else 0.0
 
 
@@ -248,7 +248,7 @@ def _adopt(plan: JobPlan, job: SimilarJob) -> tuple[AsrSettings, Lookup] | None:
     """From reuse-config up (the spec: reuse the model choice and config), a cut transcribed
     with other settings lends them to this job when the user pinned none, so its shared audio
     is reused; None when they cannot be reproduced here."""
-    if plan.asr_pinned or job.band not in _CONFIG_BANDS or job.shared_ratio < MIN_SHARED:
+    if plan.asr_pinned or job.band not in LENDING_BANDS or job.shared_ratio < MIN_SHARED:
         return None
     parts = plan.cache.store.parts_of(Layer.ASR, job.audio_hash)
     own = ("audio_hash", "code_version")  # added by the key itself

@@ -13,7 +13,7 @@ import logging
 import time
 
 from cache_store import CacheKey
-from cuts import SimilarJob, merge_turns, plan_turn_reuse
+from cuts import LENDING_BANDS, SimilarJob, merge_turns, plan_turn_reuse
 from engines.diarize import Diarizer
 from glossary import SAME_VOICE
 from records import Diarization
@@ -27,7 +27,6 @@ __all__ = ["LAYER", "STAGE"]
 
 LAYER = "diarization"
 _CODE_VERSION = "diarization-1"  # bump when this stage's output changes for the same inputs
-_REUSE_BANDS = ("reuse-all", "reuse-config")
 
 log = logging.getLogger("pipeline.diarization")
 
@@ -104,7 +103,7 @@ def _similar(plan: JobPlan, state: JobState) -> SimilarJob | None:
         found = [search.job] if search.job is not None else []
     else:
         found = plan.cache.cuts.similar_to(fingerprint, threshold=0.0, limit=3)
-    usable = [j for j in found if j.band in _REUSE_BANDS and j.alignment.steady]
+    usable = [j for j in found if j.band in LENDING_BANDS and j.alignment.steady]
     return max(usable, key=lambda j: j.shared_ratio, default=None)
 
 
